@@ -1,0 +1,16 @@
+//! RustForge core: configuration, the error type, the service registry and the app context.
+//!
+//! Every other `foundry-*` crate builds on these. Apps normally use them through the
+//! `foundry` crate's re-exports.
+
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod key;
+pub mod services;
+
+pub use config::{Config, ConfigError, Environment};
+pub use context::{AppContext, BoxFuture};
+pub use error::{Error, ErrorKind, ErrorReport, OptionExt, Result, ResultExt};
+pub use key::AppKey;
+pub use services::{Service, Services, ServicesBuilder};
