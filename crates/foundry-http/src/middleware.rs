@@ -1,0 +1,280 @@
+//! Named middleware and middleware groups (`web`, `api`), resolved by [`Routes`](crate::Routes).
+//!
+//! A name stands for a tower layer or for a group of other names. The framework registers
+//! `api` and `web`; apps and components add their own:
+//!
+//! ```
+//! use foundry_http::MiddlewareRegistry;
+//! use tower::layer::util::Identity;
+//!
+//! let registry = MiddlewareRegistry::<()>::with_defaults()
+//!     .register("noop", Identity::new())
+//!     .group("admin", ["web", "noop"]);
+//! assert!(registry.contains("admin"));
+//! assert_eq!(registry.names(), ["admin", "api", "json_errors", "noop", "web"]);
+//! ```
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, Route};
+use tower::{Layer, Service};
+
+use crate::render::JsonErrorsLayer;
+use crate::routing::RouteError;
+
+trait ApplyLayer<S>: Send + Sync {
+    fn to_router(&self, router: Router<S>) -> Router<S>;
+    fn to_route(&self, route: MethodRouter<S>) -> MethodRouter<S>;
+}
+
+struct LayerApply<L>(L);
+
+impl<S, L> ApplyLayer<S> for LayerApply<L>
+where
+    S: Clone + Send + Sync + 'static,
+    L: Layer<Route> + Clone + Send + Sync + 'static,
+    L::Service: Service<Request> + Clone + Send + Sync + 'static,
+    <L::Service as Service<Request>>::Response: IntoResponse + 'static,
+    <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
+    <L::Service as Service<Request>>::Future: Send + 'static,
+{
+    fn to_router(&self, router: Router<S>) -> Router<S> {
+        router.layer(self.0.clone())
+    }
+
+    fn to_route(&self, route: MethodRouter<S>) -> MethodRouter<S> {
+        route.layer(self.0.clone())
+    }
+}
+
+#[derive(Clone)]
+enum Entry<S> {
+    Layer(Arc<dyn ApplyLayer<S>>),
+    Group(Vec<String>),
+}
+
+/// Middleware by name.
+pub struct MiddlewareRegistry<S> {
+    entries: Arc<BTreeMap<String, Entry<S>>>,
+}
+
+impl<S> Clone for MiddlewareRegistry<S> {
+    fn clone(&self) -> Self {
+        Self {
+            entries: self.entries.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for MiddlewareRegistry<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.entries.keys()).finish()
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
+    /// A registry with nothing in it.
+    pub fn empty() -> Self {
+        Self {
+            entries: Arc::new(BTreeMap::new()),
+        }
+    }
+
+    /// The framework's names: `json_errors` (errors render as JSON whatever the `Accept`
+    /// header says), and the groups `api` (`json_errors`) and `web` (empty until sessions
+    /// and CSRF arrive).
+    pub fn with_defaults() -> Self {
+        Self::empty()
+            .register("json_errors", JsonErrorsLayer)
+            .group("api", ["json_errors"])
+            .group("web", Vec::<String>::new())
+    }
+
+    /// Register a tower layer under `name`, replacing what was there.
+    pub fn register<L>(mut self, name: &str, layer: L) -> Self
+    where
+        L: Layer<Route> + Clone + Send + Sync + 'static,
+        L::Service: Service<Request> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Request>>::Response: IntoResponse + 'static,
+        <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
+        <L::Service as Service<Request>>::Future: Send + 'static,
+    {
+        Arc::make_mut(&mut self.entries)
+            .insert(name.to_owned(), Entry::Layer(Arc::new(LayerApply(layer))));
+        self
+    }
+
+    /// Register (or replace) a group: running it runs its members in order.
+    pub fn group<I, N>(mut self, name: &str, members: I) -> Self
+    where
+        I: IntoIterator<Item = N>,
+        N: Into<String>,
+    {
+        let members = members.into_iter().map(Into::into).collect();
+        Arc::make_mut(&mut self.entries).insert(name.to_owned(), Entry::Group(members));
+        self
+    }
+
+    /// Append members to a group (creating it if needed).
+    pub fn append_to_group(mut self, name: &str, member: &str) -> Self {
+        let entries = Arc::make_mut(&mut self.entries);
+        match entries.get_mut(name) {
+            Some(Entry::Group(members)) => members.push(member.to_owned()),
+            _ => {
+                entries.insert(name.to_owned(), Entry::Group(vec![member.to_owned()]));
+            }
+        }
+        self
+    }
+
+    /// Whether `name` is registered.
+    pub fn contains(&self, name: &str) -> bool {
+        self.entries.contains_key(name)
+    }
+
+    /// Every registered name, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.entries.keys().cloned().collect()
+    }
+
+    /// The layers `name` stands for, outermost first. `stack` holds the groups being expanded.
+    fn resolve(
+        &self,
+        name: &str,
+        target: &str,
+        stack: &mut Vec<String>,
+    ) -> Result<Vec<Arc<dyn ApplyLayer<S>>>, RouteError> {
+        if stack.iter().any(|n| n == name) {
+            stack.push(name.to_owned());
+            return Err(RouteError::MiddlewareCycle {
+                name: name.to_owned(),
+                chain: stack.join(" -> "),
+                target: target.to_owned(),
+            });
+        }
+        let entry = self.entries.get(name).ok_or_else(|| RouteError::UnknownMiddleware {
+            name: name.to_owned(),
+            target: target.to_owned(),
+            known: self.names().join(", "),
+        })?;
+        match entry {
+            Entry::Layer(layer) => Ok(vec![layer.clone()]),
+            Entry::Group(members) => {
+                stack.push(name.to_owned());
+                let mut layers = Vec::new();
+                for member in members {
+                    layers.extend(self.resolve(member, target, stack)?);
+                }
+                stack.pop();
+                Ok(layers)
+            }
+        }
+    }
+
+    pub(crate) fn apply_to_router(
+        &self,
+        name: &str,
+        router: Router<S>,
+        target: &str,
+    ) -> Result<Router<S>, (Router<S>, RouteError)> {
+        match self.resolve(name, target, &mut Vec::new()) {
+            Ok(layers) => Ok(layers.iter().rev().fold(router, |r, l| l.to_router(r))),
+            Err(err) => Err((router, err)),
+        }
+    }
+
+    pub(crate) fn apply_to_route(
+        &self,
+        name: &str,
+        route: MethodRouter<S>,
+        target: &str,
+    ) -> Result<MethodRouter<S>, (MethodRouter<S>, RouteError)> {
+        match self.resolve(name, target, &mut Vec::new()) {
+            Ok(layers) => Ok(layers.iter().rev().fold(route, |r, l| l.to_route(r))),
+            Err(err) => Err((route, err)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Routes;
+    use axum::body::Body;
+    use http::{HeaderValue, Request as HttpRequest};
+    use tower::ServiceExt;
+    use tower::layer::util::Identity;
+
+    /// Appends `tag` to an `x-trace` response header, to observe the order layers run in.
+    fn tag(
+        tag: &'static str,
+    ) -> tower::util::MapResponseLayer<impl Fn(axum::response::Response) -> axum::response::Response + Clone>
+    {
+        tower::util::MapResponseLayer::new(move |mut response: axum::response::Response| {
+            let before = response
+                .headers()
+                .get("x-trace")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let value = HeaderValue::from_str(&format!("{before}{tag}")).unwrap();
+            response.headers_mut().insert("x-trace", value);
+            response
+        })
+    }
+
+    async fn ok() -> &'static str {
+        "ok"
+    }
+
+    #[tokio::test]
+    async fn groups_run_members_in_order_outermost_first() {
+        let registry = MiddlewareRegistry::<()>::empty()
+            .register("a", tag("a"))
+            .register("b", tag("b"))
+            .register("c", tag("c"))
+            .group("ab", ["a", "b"]);
+        let router = Routes::new(registry)
+            .group(|g| g.middleware("ab"), |r| r.get("/", ok).middleware("c"))
+            .into_router()
+            .unwrap();
+        let response = router
+            .oneshot(HttpRequest::get("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        // Responses pass the innermost layer first: c, then b, then a (the outermost).
+        assert_eq!(response.headers()["x-trace"], "cba");
+    }
+
+    #[test]
+    fn cyclic_groups_are_errors_not_hangs() {
+        let registry = MiddlewareRegistry::<()>::empty()
+            .register("noop", Identity::new())
+            .group("loop", ["noop", "loop"]);
+        let err = Routes::new(registry)
+            .get("/", ok)
+            .middleware("loop")
+            .into_router()
+            .unwrap_err();
+        assert_eq!(
+            err[0].to_string(),
+            "middleware group `loop` contains itself (loop -> loop) on route GET /"
+        );
+    }
+
+    #[test]
+    fn append_to_group_extends_or_creates() {
+        let registry = MiddlewareRegistry::<()>::with_defaults()
+            .register("noop", Identity::new())
+            .append_to_group("web", "noop")
+            .append_to_group("fresh", "noop");
+        assert!(registry.contains("fresh"));
+        assert_eq!(registry.resolve("web", "t", &mut Vec::new()).map(|l| l.len()).ok(), Some(1));
+    }
+}

@@ -1,0 +1,525 @@
+//! [`Routes`]: axum routing with names, groups and named middleware, recorded for `route:list`.
+//!
+//! Handlers are plain axum handlers and the result is a plain `axum::Router`; what this adds
+//! is what Laravel users reach for first — route names, groups with a path prefix, a name
+//! prefix and middleware — and a record of every route for `route:list` and URL generation.
+//!
+//! ```
+//! use foundry_http::{Routes, MiddlewareRegistry};
+//!
+//! async fn home() -> &'static str { "home" }
+//! async fn show() -> &'static str { "post" }
+//!
+//! let routes = Routes::<()>::new(MiddlewareRegistry::with_defaults())
+//!     .get("/", home).name("home")
+//!     .group(|g| g.prefix("/api").name("api.").middleware("api"), |r| {
+//!         r.get("/posts/{post}", show).name("posts.show")
+//!     });
+//! let list = routes.list();
+//! assert_eq!(list[1].path, "/api/posts/{post}");
+//! assert_eq!(list[1].name.as_deref(), Some("api.posts.show"));
+//! assert_eq!(list[1].middleware, ["api"]);
+//! let router: axum::Router<()> = routes.into_router().unwrap();
+//! ```
+
+use std::fmt;
+
+use axum::Router;
+use axum::handler::Handler;
+use axum::routing::{MethodFilter, MethodRouter, on};
+use http::Method;
+use serde::Serialize;
+
+use crate::middleware::MiddlewareRegistry;
+
+/// One registered route, as `route:list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteInfo {
+    /// Methods the route answers (`GET` also answers `HEAD`).
+    pub methods: Vec<String>,
+    /// The full path template, e.g. `/api/posts/{post}`.
+    pub path: String,
+    /// The full name, e.g. `api.posts.show`.
+    pub name: Option<String>,
+    /// Names of the middleware that run for it, outermost first.
+    pub middleware: Vec<String>,
+}
+
+/// A mistake in route definitions, reported when the router is built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouteError {
+    /// A middleware name nobody registered.
+    #[error("unknown middleware `{name}` on {target}; registered middleware: {known}")]
+    UnknownMiddleware {
+        /// The unknown name.
+        name: String,
+        /// The route or group it was given to.
+        target: String,
+        /// Every registered name, comma-separated.
+        known: String,
+    },
+    /// A middleware group that contains itself.
+    #[error("middleware group `{name}` contains itself ({chain}) on {target}")]
+    MiddlewareCycle {
+        /// The group.
+        name: String,
+        /// The path through the groups, e.g. `a -> b -> a`.
+        chain: String,
+        /// The route or group it was given to.
+        target: String,
+    },
+    /// Two routes with the same name.
+    #[error("route name `{name}` is used twice: by {first} and by {second}")]
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// The first route with it.
+        first: String,
+        /// The second route with it.
+        second: String,
+    },
+    /// `.name()` or `.middleware()` with no route before it.
+    #[error("`.{call}(\"{arg}\")` was called before any route was added")]
+    NothingToModify {
+        /// The method called.
+        call: &'static str,
+        /// Its argument.
+        arg: String,
+    },
+    /// A path that axum cannot route.
+    #[error("invalid route path `{path}`: {reason}")]
+    InvalidPath {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Settings of a route group; built in the first closure of [`Routes::group`].
+#[derive(Debug, Clone, Default)]
+pub struct Group {
+    prefix: String,
+    name: String,
+    middleware: Vec<String>,
+}
+
+impl Group {
+    /// Prefix every path in the group (`/api`).
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Prefix every route name in the group (`api.`).
+    pub fn name(mut self, prefix: &str) -> Self {
+        self.name = prefix.to_owned();
+        self
+    }
+
+    /// Run the named middleware (or middleware group) for every route in the group.
+    pub fn middleware(mut self, name: &str) -> Self {
+        self.middleware.push(name.to_owned());
+        self
+    }
+}
+
+struct Pending<S> {
+    path: String,
+    method_router: MethodRouter<S>,
+    info: RouteInfo,
+    own_middleware: Vec<String>,
+}
+
+/// The routes builder apps fill in `App::routes`.
+pub struct Routes<S = foundry_core::AppContext> {
+    router: Router<S>,
+    routes: Vec<RouteInfo>,
+    pending: Option<Pending<S>>,
+    prefix: String,
+    name_prefix: String,
+    inherited_middleware: Vec<String>,
+    registry: MiddlewareRegistry<S>,
+    errors: Vec<RouteError>,
+}
+
+impl<S> fmt::Debug for Routes<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Routes")
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    /// An empty builder resolving middleware names in `registry`.
+    pub fn new(registry: MiddlewareRegistry<S>) -> Self {
+        Self {
+            router: Router::new(),
+            routes: Vec::new(),
+            pending: None,
+            prefix: String::new(),
+            name_prefix: String::new(),
+            inherited_middleware: Vec::new(),
+            registry,
+            errors: Vec::new(),
+        }
+    }
+
+    /// A `GET` (and `HEAD`) route.
+    pub fn get<H, T>(self, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.add(&[Method::GET], path, handler)
+    }
+
+    /// A `POST` route.
+    pub fn post<H, T>(self, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.add(&[Method::POST], path, handler)
+    }
+
+    /// A `PUT` route.
+    pub fn put<H, T>(self, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.add(&[Method::PUT], path, handler)
+    }
+
+    /// A `PATCH` route.
+    pub fn patch<H, T>(self, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.add(&[Method::PATCH], path, handler)
+    }
+
+    /// A `DELETE` route.
+    pub fn delete<H, T>(self, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.add(&[Method::DELETE], path, handler)
+    }
+
+    /// A route answering every method.
+    pub fn any<H, T>(self, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.add(
+            &[
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::OPTIONS,
+            ],
+            path,
+            handler,
+        )
+    }
+
+    /// A route answering the given methods (Laravel's `Route::match`).
+    pub fn on_methods<H, T>(self, methods: &[Method], path: &str, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.add(methods, path, handler)
+    }
+
+    fn add<H, T>(mut self, methods: &[Method], path: &str, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.flush();
+        let full_path = join_paths(&self.prefix, path);
+        let mut filter: Option<MethodFilter> = None;
+        let mut names = Vec::new();
+        for method in methods {
+            match MethodFilter::try_from(method.clone()) {
+                Ok(f) => filter = Some(filter.map_or(f, |acc| acc.or(f))),
+                Err(e) => self.errors.push(RouteError::InvalidPath {
+                    path: full_path.clone(),
+                    reason: e.to_string(),
+                }),
+            }
+            names.push(method.as_str().to_owned());
+            if *method == Method::GET {
+                names.push("HEAD".to_owned());
+            }
+        }
+        let Some(filter) = filter else {
+            return self;
+        };
+        self.pending = Some(Pending {
+            path: full_path.clone(),
+            method_router: on(filter, handler),
+            info: RouteInfo {
+                methods: names,
+                path: full_path,
+                name: None,
+                middleware: self.inherited_middleware.clone(),
+            },
+            own_middleware: Vec::new(),
+        });
+        self
+    }
+
+    /// Name the route added last; the group's name prefix is prepended.
+    pub fn name(mut self, name: &str) -> Self {
+        match &mut self.pending {
+            Some(pending) => pending.info.name = Some(format!("{}{name}", self.name_prefix)),
+            None => self.errors.push(RouteError::NothingToModify {
+                call: "name",
+                arg: name.to_owned(),
+            }),
+        }
+        self
+    }
+
+    /// Run the named middleware for the route added last.
+    pub fn middleware(mut self, name: &str) -> Self {
+        match &mut self.pending {
+            Some(pending) => {
+                pending.info.middleware.push(name.to_owned());
+                pending.own_middleware.push(name.to_owned());
+            }
+            None => self.errors.push(RouteError::NothingToModify {
+                call: "middleware",
+                arg: name.to_owned(),
+            }),
+        }
+        self
+    }
+
+    /// A group of routes sharing a prefix, a name prefix and middleware.
+    pub fn group(
+        mut self,
+        settings: impl FnOnce(Group) -> Group,
+        routes: impl FnOnce(Self) -> Self,
+    ) -> Self {
+        self.flush();
+        let group = settings(Group::default());
+        let mut inherited = self.inherited_middleware.clone();
+        inherited.extend(group.middleware.iter().cloned());
+        let child = Routes {
+            router: Router::new(),
+            routes: Vec::new(),
+            pending: None,
+            prefix: join_paths(&self.prefix, &group.prefix),
+            name_prefix: format!("{}{}", self.name_prefix, group.name),
+            inherited_middleware: inherited,
+            registry: self.registry.clone(),
+            errors: Vec::new(),
+        };
+        let mut child = routes(child);
+        child.flush();
+        let target = format!("group `{}`", join_paths(&self.prefix, &group.prefix));
+        let mut router = child.router;
+        // The first middleware listed runs first, so it must be the outermost layer: apply
+        // the list backwards.
+        for name in group.middleware.iter().rev() {
+            match self.registry.apply_to_router(name, router, &target) {
+                Ok(layered) => router = layered,
+                Err((unlayered, err)) => {
+                    router = unlayered;
+                    self.errors.push(err);
+                }
+            }
+        }
+        self.router = std::mem::take(&mut self.router).merge(router);
+        self.routes.extend(child.routes);
+        self.errors.extend(child.errors);
+        self
+    }
+
+    fn flush(&mut self) {
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        let target = format!("route {} {}", pending.info.methods[0], pending.path);
+        let mut method_router = pending.method_router;
+        for name in pending.own_middleware.iter().rev() {
+            match self.registry.apply_to_route(name, method_router, &target) {
+                Ok(layered) => method_router = layered,
+                Err((unlayered, err)) => {
+                    method_router = unlayered;
+                    self.errors.push(err);
+                }
+            }
+        }
+        if !pending.path.starts_with('/') {
+            self.errors.push(RouteError::InvalidPath {
+                path: pending.path,
+                reason: "paths must start with `/`".into(),
+            });
+            return;
+        }
+        self.router = std::mem::take(&mut self.router).route(&pending.path, method_router);
+        self.routes.push(pending.info);
+    }
+
+    /// Every route added so far, in order.
+    pub fn list(&self) -> Vec<RouteInfo> {
+        let mut list = self.routes.clone();
+        if let Some(pending) = &self.pending {
+            list.push(pending.info.clone());
+        }
+        list
+    }
+
+    /// The middleware registry names are resolved in.
+    pub fn registry(&self) -> &MiddlewareRegistry<S> {
+        &self.registry
+    }
+
+    /// Finish: the axum router and the route table, or every definition mistake found.
+    pub fn build(mut self) -> Result<(Router<S>, Vec<RouteInfo>), Vec<RouteError>> {
+        self.flush();
+        let mut seen: Vec<(&str, &RouteInfo)> = Vec::new();
+        for route in &self.routes {
+            if let Some(name) = &route.name {
+                if let Some((_, first)) = seen.iter().find(|(n, _)| n == name) {
+                    self.errors.push(RouteError::DuplicateName {
+                        name: name.clone(),
+                        first: format!("{} {}", first.methods[0], first.path),
+                        second: format!("{} {}", route.methods[0], route.path),
+                    });
+                } else {
+                    seen.push((name, route));
+                }
+            }
+        }
+        if self.errors.is_empty() {
+            Ok((self.router, self.routes))
+        } else {
+            Err(self.errors)
+        }
+    }
+
+    /// Finish and keep only the router.
+    pub fn into_router(self) -> Result<Router<S>, Vec<RouteError>> {
+        self.build().map(|(router, _)| router)
+    }
+}
+
+fn join_paths(prefix: &str, path: &str) -> String {
+    let path = path.trim();
+    if prefix.is_empty() {
+        return if path.is_empty() { "/".into() } else { path.to_owned() };
+    }
+    match path.trim_start_matches('/') {
+        "" => prefix.to_owned(),
+        rest => format!("{prefix}/{rest}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    async fn ok() -> &'static str {
+        "ok"
+    }
+
+    fn routes() -> Routes<()> {
+        Routes::new(MiddlewareRegistry::with_defaults())
+    }
+
+    async fn status(router: &Router, method: Method, path: &str) -> StatusCode {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap();
+        router.clone().oneshot(request).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn groups_prefix_paths_names_and_middleware() {
+        let built = routes()
+            .get("/", ok)
+            .name("home")
+            .group(
+                |g| g.prefix("/api/").name("api.").middleware("api"),
+                |r| {
+                    r.get("/", ok).name("index").group(
+                        |g| g.prefix("v1").name("v1."),
+                        |r| r.post("/posts", ok).name("posts.store").middleware("web"),
+                    )
+                },
+            )
+            .put("/x", ok);
+        let (router, list) = built.build().unwrap();
+        let shown: Vec<_> = list
+            .iter()
+            .map(|r| (r.methods.join("|"), r.path.as_str(), r.name.clone(), r.middleware.join(",")))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("GET|HEAD".into(), "/", Some("home".into()), String::new()),
+                ("GET|HEAD".into(), "/api", Some("api.index".into()), "api".into()),
+                ("POST".into(), "/api/v1/posts", Some("api.v1.posts.store".into()), "api,web".into()),
+                ("PUT".into(), "/x", None, String::new()),
+            ]
+        );
+        assert_eq!(status(&router, Method::GET, "/api").await, StatusCode::OK);
+        assert_eq!(status(&router, Method::POST, "/api/v1/posts").await, StatusCode::OK);
+        assert_eq!(status(&router, Method::GET, "/api/v1/posts").await, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(status(&router, Method::HEAD, "/").await, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn on_methods_and_any() {
+        let router = routes()
+            .on_methods(&[Method::GET, Method::POST], "/both", ok)
+            .any("/all", ok)
+            .into_router()
+            .unwrap();
+        assert_eq!(status(&router, Method::POST, "/both").await, StatusCode::OK);
+        assert_eq!(status(&router, Method::DELETE, "/both").await, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(status(&router, Method::PATCH, "/all").await, StatusCode::OK);
+    }
+
+    #[test]
+    fn mistakes_are_reported_together() {
+        let errors = routes()
+            .name("orphan")
+            .get("/a", ok)
+            .name("same")
+            .middleware("thrtle")
+            .get("/b", ok)
+            .name("same")
+            .group(|g| g.middleware("nope"), |r| r.get("/c", ok))
+            .get("relative", ok)
+            .build()
+            .unwrap_err();
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 5, "{text:#?}");
+        assert!(text[0].contains("`.name(\"orphan\")` was called before any route"));
+        assert!(text[1].contains("unknown middleware `thrtle` on route GET /a"));
+        assert!(text[1].contains("api, json_errors, web"), "lists what exists: {}", text[1]);
+        assert!(text[2].contains("unknown middleware `nope` on group `/`"), "{}", text[2]);
+        assert!(text[3].contains("invalid route path `relative`"));
+        assert!(text[4].contains("route name `same` is used twice: by GET /a and by GET /b"));
+    }
+}
