@@ -7,10 +7,12 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod key;
+pub mod provider;
 pub mod services;
 
 pub use config::{Config, ConfigError, Environment};
 pub use context::{AppContext, BoxFuture};
 pub use error::{Error, ErrorKind, ErrorReport, OptionExt, Result, ResultExt};
 pub use key::AppKey;
+pub use provider::ServiceProvider;
 pub use services::{Service, Services, ServicesBuilder};

@@ -1,5 +1,9 @@
 //! Named middleware and middleware groups (`web`, `api`), resolved by [`Routes`](crate::Routes).
 //!
+//! As in Laravel, route middleware runs only for requests that matched a route: an unknown
+//! path (404) or a wrong method (405) never enters a group's middleware. (They are applied with
+//! axum's `route_layer`, which also keeps a group's layers off the app's fallback.)
+//!
 //! A name stands for a tower layer or for a group of other names. The framework registers
 //! `api` and `web`; apps and components add their own:
 //!
@@ -39,17 +43,17 @@ impl<S, L> ApplyLayer<S> for LayerApply<L>
 where
     S: Clone + Send + Sync + 'static,
     L: Layer<Route> + Clone + Send + Sync + 'static,
-    L::Service: Service<Request> + Clone + Send + Sync + 'static,
+    L::Service: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
     <L::Service as Service<Request>>::Response: IntoResponse + 'static,
-    <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
+    
     <L::Service as Service<Request>>::Future: Send + 'static,
 {
     fn to_router(&self, router: Router<S>) -> Router<S> {
-        router.layer(self.0.clone())
+        router.route_layer(self.0.clone())
     }
 
     fn to_route(&self, route: MethodRouter<S>) -> MethodRouter<S> {
-        route.layer(self.0.clone())
+        route.route_layer(self.0.clone())
     }
 }
 
@@ -100,9 +104,9 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
     pub fn register<L>(mut self, name: &str, layer: L) -> Self
     where
         L: Layer<Route> + Clone + Send + Sync + 'static,
-        L::Service: Service<Request> + Clone + Send + Sync + 'static,
+        L::Service: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
         <L::Service as Service<Request>>::Response: IntoResponse + 'static,
-        <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
+        
         <L::Service as Service<Request>>::Future: Send + 'static,
     {
         Arc::make_mut(&mut self.entries)

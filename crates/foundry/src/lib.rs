@@ -1,1 +1,115 @@
-//! placeholder
+//! RustForge: a batteries-included web framework with Laravel's developer experience.
+//!
+//! An app is a type implementing [`App`] and a `main` that hands control to [`run`]:
+//!
+//! ```no_run
+//! use foundry::prelude::*;
+//!
+//! struct Blog;
+//!
+//! impl App for Blog {
+//!     fn routes(routes: Routes) -> Routes {
+//!         routes
+//!             .get("/", || async { "Welcome" }).name("home")
+//!             .group(|g| g.prefix("/api").name("api.").middleware("api"), |r| {
+//!                 r.get("/hello", || async { Json(serde_json::json!({"message": "hello"})) })
+//!                     .name("hello")
+//!             })
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     foundry::run::<Blog>()
+//! }
+//! ```
+//!
+//! The binary is then the app's own command line: `serve` (the default), `about`,
+//! `key:generate`, `route:list`, `completions`, and the commands the app adds.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub mod cli;
+mod commands;
+pub mod kernel;
+pub mod logging;
+
+pub use foundry_core::{
+    AppContext, AppKey, BoxFuture, Config, ConfigError, Environment, Error, ErrorKind, OptionExt, Result,
+    ResultExt, Service, ServiceProvider, Services, ServicesBuilder, config, error, provider, services,
+};
+pub use foundry_http as http;
+pub use foundry_http::{MiddlewareRegistry, RouteInfo, Routes};
+pub use kernel::{BootError, Kernel};
+
+/// The framework's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What most apps import.
+pub mod prelude {
+    pub use crate::cli::{CommandResult, Commands, Invocation};
+    pub use crate::{App, AppContext, Config, Error, ErrorKind, Result, Routes, Service, ServiceProvider};
+    pub use axum::Json;
+    pub use axum::extract::{Path, Query, State};
+    pub use axum::response::{Html, IntoResponse};
+}
+
+/// An application: its routes, services, middleware and commands.
+///
+/// Every method but `routes` has a default; components add their hooks (migrations, jobs,
+/// schedules) as they arrive, always with a default so existing apps keep compiling.
+pub trait App: Send + Sync + 'static {
+    /// The app's routes.
+    fn routes(routes: Routes) -> Routes;
+
+    /// Service providers, registered then booted in this order.
+    fn providers() -> Vec<Box<dyn ServiceProvider>> {
+        Vec::new()
+    }
+
+    /// Add or replace named middleware and groups (the registry starts with `web` and `api`).
+    fn middleware(registry: MiddlewareRegistry<AppContext>) -> MiddlewareRegistry<AppContext> {
+        registry
+    }
+
+    /// Add commands to the app's command line.
+    fn commands(commands: &mut Commands) {
+        let _ = commands;
+    }
+
+    /// Where the app's `foundry.toml` lives when the binary runs from elsewhere, e.g.
+    /// `Some(env!("CARGO_MANIFEST_DIR").into())` so `cargo run -p app` works from a workspace
+    /// root. The current directory wins when it has a `foundry.toml`; `FOUNDRY_ROOT` wins over
+    /// both.
+    fn root() -> Option<PathBuf> {
+        None
+    }
+}
+
+use cli::Commands;
+
+/// Run the app's command line with the process arguments; returns the exit status.
+pub fn run<A: App>() -> ExitCode {
+    run_with_args::<A>(std::env::args_os().collect())
+}
+
+/// Run the app's command line with explicit arguments (program name first).
+pub fn run_with_args<A: App>(args: Vec<OsString>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut commands = Commands::new();
+    commands::register(&mut commands);
+    A::commands(&mut commands);
+    let root = kernel::resolve_root(A::root());
+    runtime.block_on(commands.dispatch(args, root, boot_boxed::<A>))
+}
+
+fn boot_boxed<A: App>(config: Config) -> BoxFuture<'static, std::result::Result<Kernel, BootError>> {
+    Box::pin(Kernel::boot::<A>(config))
+}

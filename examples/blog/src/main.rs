@@ -1,2 +1,7 @@
-//! placeholder
-fn main() {}
+//! The RustForge reference application.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    foundry::run::<blog::Blog>()
+}

@@ -1,0 +1,168 @@
+//! The app kernel: boot an [`App`] into an [`AppContext`] and a ready axum router.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use foundry_core::{AppContext, Config, ConfigError, ServicesBuilder};
+use foundry_http::{ErrorRenderLayer, ErrorRenderer, MiddlewareRegistry, RouteError, RouteInfo, Routes};
+
+use crate::App;
+
+/// Why an app could not boot.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BootError {
+    /// The configuration is invalid.
+    Config(ConfigError),
+    /// A service provider failed to register or boot.
+    Provider {
+        /// The provider's name.
+        provider: &'static str,
+        /// `register` or `boot`.
+        phase: &'static str,
+        /// What went wrong.
+        source: foundry_core::Error,
+    },
+    /// Route definitions have mistakes.
+    Routes(Vec<RouteError>),
+}
+
+impl fmt::Display for BootError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BootError::Config(err) => write!(f, "{err}"),
+            BootError::Provider {
+                provider,
+                phase,
+                source,
+            } => write!(f, "service provider `{provider}` failed to {phase}: {}", source.chain().join(": ")),
+            BootError::Routes(errors) => {
+                write!(f, "the route definitions have {} mistake(s):", errors.len())?;
+                for err in errors {
+                    write!(f, "\n  - {err}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for BootError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BootError::Config(err) => Some(err),
+            BootError::Provider { source, .. } => Some(source),
+            BootError::Routes(_) => None,
+        }
+    }
+}
+
+impl From<ConfigError> for BootError {
+    fn from(err: ConfigError) -> Self {
+        BootError::Config(err)
+    }
+}
+
+/// A booted app: its context, its router (with state and error rendering applied) and its
+/// route table.
+///
+/// ```
+/// use foundry::prelude::*;
+///
+/// struct Hello;
+/// impl App for Hello {
+///     fn routes(routes: Routes) -> Routes {
+///         routes.get("/", || async { "hello" }).name("home")
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let dir = tempfile::tempdir().unwrap();
+/// let config = foundry::config::ConfigLoader::new(dir.path()).vars(Vec::<(String, String)>::new()).load().unwrap();
+/// let kernel = foundry::Kernel::boot::<Hello>(config).await.unwrap();
+/// assert_eq!(kernel.routes()[0].name.as_deref(), Some("home"));
+/// # });
+/// ```
+pub struct Kernel {
+    ctx: AppContext,
+    router: Router,
+    routes: Vec<RouteInfo>,
+}
+
+impl fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kernel")
+            .field("ctx", &self.ctx)
+            .field("routes", &self.routes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kernel {
+    /// Register and boot the providers, build the routes, wrap them in the error renderer.
+    pub async fn boot<A: App>(config: Config) -> Result<Self, BootError> {
+        let providers = A::providers();
+        let mut services = ServicesBuilder::new();
+        for provider in &providers {
+            provider
+                .register(&mut services, &config)
+                .map_err(|source| BootError::Provider {
+                    provider: provider.name(),
+                    phase: "register",
+                    source,
+                })?;
+        }
+        let ctx = AppContext::new(config, services.build());
+        for provider in &providers {
+            provider.boot(&ctx).await.map_err(|source| BootError::Provider {
+                provider: provider.name(),
+                phase: "boot",
+                source,
+            })?;
+        }
+        let registry = A::middleware(MiddlewareRegistry::with_defaults());
+        let routes = A::routes(Routes::new(registry));
+        let (router, routes) = routes.build().map_err(BootError::Routes)?;
+        let config = ctx.config();
+        let renderer = ErrorRenderer::new(config.debug(), &config.app().name);
+        let router = router.with_state(ctx.clone()).layer(ErrorRenderLayer::new(renderer));
+        Ok(Self { ctx, router, routes })
+    }
+
+    /// The app context.
+    pub fn context(&self) -> &AppContext {
+        &self.ctx
+    }
+
+    /// The finished router, ready to serve or to call in tests.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Every route, in definition order.
+    pub fn routes(&self) -> &[RouteInfo] {
+        &self.routes
+    }
+}
+
+/// Where the app's files are: `FOUNDRY_ROOT`, else the current directory when it has a
+/// `foundry.toml`, else the app's own hint ([`App::root`]) when it exists, else the current
+/// directory.
+pub fn resolve_root(hint: Option<PathBuf>) -> PathBuf {
+    if let Some(root) = std::env::var_os("FOUNDRY_ROOT") {
+        return PathBuf::from(root);
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    if has_config(&cwd) {
+        return cwd;
+    }
+    match hint {
+        Some(hint) if has_config(&hint) => hint,
+        _ => cwd,
+    }
+}
+
+fn has_config(dir: &Path) -> bool {
+    dir.join("foundry.toml").is_file()
+}
