@@ -55,8 +55,12 @@ fn main() -> ExitCode {
 fn find_app(dir: &Path) -> Result<PathBuf, String> {
     let manifest = dir.join("Cargo.toml");
     let hint = "run `foundry` from the directory of a RustForge app (the one with its Cargo.toml and foundry.toml)";
-    let text = std::fs::read_to_string(&manifest)
-        .map_err(|_| format!("{} is not a RustForge app: there is no Cargo.toml; {hint}", dir.display()))?;
+    let text = std::fs::read_to_string(&manifest).map_err(|_| {
+        format!(
+            "{} is not a RustForge app: there is no Cargo.toml; {hint}",
+            dir.display()
+        )
+    })?;
     let doc: toml::Table = text
         .parse()
         .map_err(|err| format!("cannot parse {}: {err}", manifest.display()))?;

@@ -405,7 +405,12 @@ fn merge_tables(
     }
 }
 
-fn record_origins(value: &Value, dotted: &str, origin: &Origin, origins: &mut BTreeMap<String, Origin>) {
+fn record_origins(
+    value: &Value,
+    dotted: &str,
+    origin: &Origin,
+    origins: &mut BTreeMap<String, Origin>,
+) {
     origins.insert(dotted.to_owned(), origin.clone());
     if let Value::Table(table) = value {
         for (k, v) in table {
@@ -515,7 +520,9 @@ impl Config {
     /// The raw merged value at a dotted key (files and variables), for tools like `about`.
     pub fn raw(&self, dotted_key: &str) -> Option<Value> {
         let (section, _) = dotted_key.split_once('.').unwrap_or((dotted_key, ""));
-        let merged = self.merged_section(section, Value::Table(Table::new())).ok()?;
+        let merged = self
+            .merged_section(section, Value::Table(Table::new()))
+            .ok()?;
         let mut current = &merged;
         for part in dotted_key.split('.').skip(1) {
             current = current.get(part)?;
@@ -567,7 +574,13 @@ impl Config {
             match value {
                 Value::Table(file) => {
                     let mut ignored = BTreeMap::new();
-                    merge_tables(&mut merged, file.clone(), "", &Origin::Default, &mut ignored);
+                    merge_tables(
+                        &mut merged,
+                        file.clone(),
+                        "",
+                        &Origin::Default,
+                        &mut ignored,
+                    );
                 }
                 other => {
                     return Err(ConfigError::InvalidValue {
@@ -613,12 +626,10 @@ impl Config {
     /// Where the value at a dotted key came from (variables beat files beat defaults).
     pub fn origin_of(&self, dotted_key: &str) -> Origin {
         let path: Vec<&str> = dotted_key.split('.').collect();
-        if let Some(over) = self
-            .layers
-            .env
-            .iter()
-            .rev()
-            .find(|o| o.path.len() <= path.len() && o.path.iter().zip(&path).all(|(a, b)| a == b))
+        if let Some(over) =
+            self.layers.env.iter().rev().find(|o| {
+                o.path.len() <= path.len() && o.path.iter().zip(&path).all(|(a, b)| a == b)
+            })
         {
             return over.origin.clone();
         }
@@ -770,10 +781,17 @@ mod tests {
             "foundry.toml",
             "[app]\nname = \"Blog\"\n[server]\nport = 9000\nhost = \"0.0.0.0\"\n",
         );
-        write(dir.path(), "foundry.testing.toml", "[server]\nport = 9100\n");
+        write(
+            dir.path(),
+            "foundry.testing.toml",
+            "[server]\nport = 9100\n",
+        );
         let config = load(
             dir.path(),
-            &[("FOUNDRY_ENV", "testing"), ("FOUNDRY_SERVER__SHUTDOWN_GRACE_SECS", "5")],
+            &[
+                ("FOUNDRY_ENV", "testing"),
+                ("FOUNDRY_SERVER__SHUTDOWN_GRACE_SECS", "5"),
+            ],
         )
         .unwrap();
         assert_eq!(config.environment(), Environment::Testing);
@@ -781,7 +799,10 @@ mod tests {
         assert_eq!(config.app().name, "Blog");
         let server: ServerConfig = config.section("server").unwrap();
         assert_eq!(server.port, 9100, "the overlay wins over foundry.toml");
-        assert_eq!(server.host, "0.0.0.0", "keys the overlay leaves alone survive");
+        assert_eq!(
+            server.host, "0.0.0.0",
+            "keys the overlay leaves alone survive"
+        );
         assert_eq!(server.shutdown_grace_secs, 5, "variables win over files");
 
         let overridden = load(
@@ -789,7 +810,10 @@ mod tests {
             &[("FOUNDRY_ENV", "testing"), ("FOUNDRY_SERVER__PORT", "8080")],
         )
         .unwrap();
-        assert_eq!(overridden.section::<ServerConfig>("server").unwrap().port, 8080);
+        assert_eq!(
+            overridden.section::<ServerConfig>("server").unwrap().port,
+            8080
+        );
         assert_eq!(
             overridden.origin_of("server.port"),
             Origin::Env("FOUNDRY_SERVER__PORT".into())
@@ -964,8 +988,11 @@ mod tests {
         assert!(err.to_string().contains("32 bytes"), "{err}");
 
         let key = AppKey::generate().unwrap().to_string();
-        let config = load(dir.path(), &[("FOUNDRY_ENV", "production"), ("FOUNDRY_APP__KEY", &key)])
-            .unwrap();
+        let config = load(
+            dir.path(),
+            &[("FOUNDRY_ENV", "production"), ("FOUNDRY_APP__KEY", &key)],
+        )
+        .unwrap();
         assert!(config.app().require_key().is_ok());
     }
 }

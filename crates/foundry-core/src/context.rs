@@ -81,7 +81,8 @@ impl AppContext {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.hooks().push((name.into(), Box::new(move || Box::pin(hook()))));
+        self.hooks()
+            .push((name.into(), Box::new(move || Box::pin(hook()))));
     }
 
     /// Run and clear the shutdown hooks (the server calls this once).
@@ -110,7 +111,10 @@ mod tests {
     async fn shutdown_hooks_run_once_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = AppContext::new(
-            ConfigLoader::new(dir.path()).vars(Vec::<(String, String)>::new()).load().unwrap(),
+            ConfigLoader::new(dir.path())
+                .vars(Vec::<(String, String)>::new())
+                .load()
+                .unwrap(),
             Services::default(),
         );
         let log = Arc::new(Mutex::new(Vec::new()));

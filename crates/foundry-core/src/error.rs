@@ -35,8 +35,8 @@ use std::sync::Arc;
 
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
-use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use http::StatusCode;
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use serde_json::{Map, Value};
 
 use crate::config::ConfigError;
@@ -207,7 +207,8 @@ impl Error {
 
     /// 429 with a `Retry-After` header.
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
-        Self::from_kind(ErrorKind::TooManyRequests).with_header(RETRY_AFTER, retry_after_secs.into())
+        Self::from_kind(ErrorKind::TooManyRequests)
+            .with_header(RETRY_AFTER, retry_after_secs.into())
     }
 
     /// 422 with Laravel's shape: a summary message and `errors` (field → list of messages).
@@ -262,7 +263,8 @@ impl Error {
                 .unwrap_or(self.inner.kind.default_message())
                 .to_owned(),
         ];
-        let mut next: Option<&(dyn StdError + 'static)> = self.inner.source.as_deref().map(|e| e as _);
+        let mut next: Option<&(dyn StdError + 'static)> =
+            self.inner.source.as_deref().map(|e| e as _);
         while let Some(err) = next {
             chain.push(err.to_string());
             next = err.source();
@@ -462,7 +464,11 @@ mod tests {
             (Error::not_found("no post 5"), 404, "no post 5"),
             (Error::forbidden("nope"), 403, "nope"),
             (Error::unauthenticated(), 401, "Unauthenticated."),
-            (Error::from_kind(ErrorKind::CsrfMismatch), 419, "CSRF token mismatch."),
+            (
+                Error::from_kind(ErrorKind::CsrfMismatch),
+                419,
+                "CSRF token mismatch.",
+            ),
             (Error::unavailable("maintenance"), 503, "maintenance"),
             (Error::bad_request("bad"), 400, "bad"),
         ];
@@ -471,7 +477,10 @@ mod tests {
             assert_eq!(response.status().as_u16(), status);
             assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
             assert!(response.extensions().get::<ErrorReport>().is_some());
-            assert_eq!(body_json(response).await, serde_json::json!({ "message": message }));
+            assert_eq!(
+                body_json(response).await,
+                serde_json::json!({ "message": message })
+            );
         }
     }
 
@@ -492,7 +501,10 @@ mod tests {
     #[tokio::test]
     async fn validation_errors_carry_fields_and_headers_pass_through() {
         let mut fields = Map::new();
-        fields.insert("email".into(), serde_json::json!(["The email field is required."]));
+        fields.insert(
+            "email".into(),
+            serde_json::json!(["The email field is required."]),
+        );
         let response = Error::validation("The email field is required.", fields).into_response();
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(
@@ -511,12 +523,25 @@ mod tests {
     #[test]
     fn helpers_convert_foreign_errors() {
         let missing: Option<u8> = None;
-        assert_eq!(missing.or_not_found("gone").unwrap_err().kind(), ErrorKind::NotFound);
+        assert_eq!(
+            missing.or_not_found("gone").unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
         let failed: std::result::Result<u8, std::io::Error> = Err(std::io::Error::other("x"));
-        assert_eq!(failed.or_internal().unwrap_err().kind(), ErrorKind::Internal);
+        assert_eq!(
+            failed.or_internal().unwrap_err().kind(),
+            ErrorKind::Internal
+        );
         let boxed: BoxError = Box::new(Error::forbidden("no"));
-        assert_eq!(Error::from(boxed).kind(), ErrorKind::Forbidden, "a boxed Error keeps its kind");
-        assert_eq!(ErrorKind::from_status(StatusCode::NOT_FOUND), Some(ErrorKind::NotFound));
+        assert_eq!(
+            Error::from(boxed).kind(),
+            ErrorKind::Forbidden,
+            "a boxed Error keeps its kind"
+        );
+        assert_eq!(
+            ErrorKind::from_status(StatusCode::NOT_FOUND),
+            Some(ErrorKind::NotFound)
+        );
         assert_eq!(ErrorKind::CsrfMismatch.status().as_u16(), 419);
     }
 }

@@ -100,7 +100,17 @@ mod tests {
     #[test]
     fn malformed_keys_say_what_is_wrong() {
         assert!("abc".parse::<AppKey>().unwrap_err().contains("base64:"));
-        assert!("base64:!!!".parse::<AppKey>().unwrap_err().contains("not valid base64"));
-        assert!("base64:YWJj".parse::<AppKey>().unwrap_err().contains("found 3"));
+        assert!(
+            "base64:!!!"
+                .parse::<AppKey>()
+                .unwrap_err()
+                .contains("not valid base64")
+        );
+        assert!(
+            "base64:YWJj"
+                .parse::<AppKey>()
+                .unwrap_err()
+                .contains("found 3")
+        );
     }
 }

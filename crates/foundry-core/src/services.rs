@@ -207,13 +207,11 @@ impl Services {
     }
 
     fn entry<T: 'static>(&self) -> Result<&Entry> {
-        self.entries
-            .get(&TypeId::of::<T>())
-            .ok_or_else(|| {
-                Error::internal(ServiceError::NotBound {
-                    name: type_name::<T>(),
-                })
+        self.entries.get(&TypeId::of::<T>()).ok_or_else(|| {
+            Error::internal(ServiceError::NotBound {
+                name: type_name::<T>(),
             })
+        })
     }
 }
 
@@ -221,7 +219,10 @@ fn downcast<T: Send + Sync + 'static>(value: AnyArc) -> Arc<T> {
     match value.downcast::<T>() {
         Ok(value) => value,
         // Bindings are keyed by `TypeId::of::<T>()` and always store a `T`.
-        Err(_) => unreachable!("service registry holds a value of the wrong type for {}", type_name::<T>()),
+        Err(_) => unreachable!(
+            "service registry holds a value of the wrong type for {}",
+            type_name::<T>()
+        ),
     }
 }
 
@@ -256,7 +257,9 @@ pub struct RequestScope(Arc<Mutex<HashMap<TypeId, AnyArc>>>);
 impl RequestScope {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TypeId, AnyArc>> {
         // A factory that panicked cannot leave the map half-written: inserts are single calls.
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

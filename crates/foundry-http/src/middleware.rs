@@ -45,7 +45,6 @@ where
     L: Layer<Route> + Clone + Send + Sync + 'static,
     L::Service: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
     <L::Service as Service<Request>>::Response: IntoResponse + 'static,
-    
     <L::Service as Service<Request>>::Future: Send + 'static,
 {
     fn to_router(&self, router: Router<S>) -> Router<S> {
@@ -106,7 +105,6 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
         L: Layer<Route> + Clone + Send + Sync + 'static,
         L::Service: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
         <L::Service as Service<Request>>::Response: IntoResponse + 'static,
-        
         <L::Service as Service<Request>>::Future: Send + 'static,
     {
         Arc::make_mut(&mut self.entries)
@@ -162,11 +160,14 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
                 target: target.to_owned(),
             });
         }
-        let entry = self.entries.get(name).ok_or_else(|| RouteError::UnknownMiddleware {
-            name: name.to_owned(),
-            target: target.to_owned(),
-            known: self.names().join(", "),
-        })?;
+        let entry = self
+            .entries
+            .get(name)
+            .ok_or_else(|| RouteError::UnknownMiddleware {
+                name: name.to_owned(),
+                target: target.to_owned(),
+                known: self.names().join(", "),
+            })?;
         match entry {
             Entry::Layer(layer) => Ok(vec![layer.clone()]),
             Entry::Group(members) => {
@@ -181,27 +182,38 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
         }
     }
 
+    /// Wrap `router` in the layers `name` stands for; an unknown name is recorded in
+    /// `errors` and leaves the router as it was.
     pub(crate) fn apply_to_router(
         &self,
         name: &str,
         router: Router<S>,
         target: &str,
-    ) -> Result<Router<S>, (Router<S>, RouteError)> {
+        errors: &mut Vec<RouteError>,
+    ) -> Router<S> {
         match self.resolve(name, target, &mut Vec::new()) {
-            Ok(layers) => Ok(layers.iter().rev().fold(router, |r, l| l.to_router(r))),
-            Err(err) => Err((router, err)),
+            Ok(layers) => layers.iter().rev().fold(router, |r, l| l.to_router(r)),
+            Err(err) => {
+                errors.push(err);
+                router
+            }
         }
     }
 
+    /// Wrap one route in the layers `name` stands for; see [`Self::apply_to_router`].
     pub(crate) fn apply_to_route(
         &self,
         name: &str,
         route: MethodRouter<S>,
         target: &str,
-    ) -> Result<MethodRouter<S>, (MethodRouter<S>, RouteError)> {
+        errors: &mut Vec<RouteError>,
+    ) -> MethodRouter<S> {
         match self.resolve(name, target, &mut Vec::new()) {
-            Ok(layers) => Ok(layers.iter().rev().fold(route, |r, l| l.to_route(r))),
-            Err(err) => Err((route, err)),
+            Ok(layers) => layers.iter().rev().fold(route, |r, l| l.to_route(r)),
+            Err(err) => {
+                errors.push(err);
+                route
+            }
         }
     }
 }
@@ -218,8 +230,9 @@ mod tests {
     /// Appends `tag` to an `x-trace` response header, to observe the order layers run in.
     fn tag(
         tag: &'static str,
-    ) -> tower::util::MapResponseLayer<impl Fn(axum::response::Response) -> axum::response::Response + Clone>
-    {
+    ) -> tower::util::MapResponseLayer<
+        impl Fn(axum::response::Response) -> axum::response::Response + Clone,
+    > {
         tower::util::MapResponseLayer::new(move |mut response: axum::response::Response| {
             let before = response
                 .headers()
@@ -279,6 +292,12 @@ mod tests {
             .append_to_group("web", "noop")
             .append_to_group("fresh", "noop");
         assert!(registry.contains("fresh"));
-        assert_eq!(registry.resolve("web", "t", &mut Vec::new()).map(|l| l.len()).ok(), Some(1));
+        assert_eq!(
+            registry
+                .resolve("web", "t", &mut Vec::new())
+                .map(|l| l.len())
+                .ok(),
+            Some(1)
+        );
     }
 }

@@ -69,9 +69,14 @@ impl ErrorRenderer {
             let body = serde_json::to_vec(&report.json_body(self.debug)).unwrap_or_default();
             (body, "application/json")
         } else {
-            (self.html_page(&report, parts.status.as_u16()).into_bytes(), "text/html; charset=utf-8")
+            (
+                self.html_page(&report, parts.status.as_u16()).into_bytes(),
+                "text/html; charset=utf-8",
+            )
         };
-        parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        parts
+            .headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         parts.headers.remove(CONTENT_LENGTH);
         Response::from_parts(parts, Body::from(body))
     }
@@ -84,7 +89,9 @@ impl ErrorRenderer {
             details.push_str("<ul class=\"errors\">");
             for messages in errors.values() {
                 for message in messages.as_array().into_iter().flatten() {
-                    let text = message.as_str().map_or_else(|| message.to_string(), str::to_owned);
+                    let text = message
+                        .as_str()
+                        .map_or_else(|| message.to_string(), str::to_owned);
                     details.push_str(&format!("<li>{}</li>", escape(&text)));
                 }
             }
@@ -237,7 +244,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         match this.inner.poll(cx) {
-            Poll::Ready(Ok(response)) => Poll::Ready(Ok(this.renderer.render(response, *this.wants_json))),
+            Poll::Ready(Ok(response)) => {
+                Poll::Ready(Ok(this.renderer.render(response, *this.wants_json)))
+            }
             other => other,
         }
     }

@@ -334,13 +334,9 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         // The first middleware listed runs first, so it must be the outermost layer: apply
         // the list backwards.
         for name in group.middleware.iter().rev() {
-            match self.registry.apply_to_router(name, router, &target) {
-                Ok(layered) => router = layered,
-                Err((unlayered, err)) => {
-                    router = unlayered;
-                    self.errors.push(err);
-                }
-            }
+            router = self
+                .registry
+                .apply_to_router(name, router, &target, &mut self.errors);
         }
         self.router = std::mem::take(&mut self.router).merge(router);
         self.routes.extend(child.routes);
@@ -355,13 +351,9 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         let target = format!("route {} {}", pending.info.methods[0], pending.path);
         let mut method_router = pending.method_router;
         for name in pending.own_middleware.iter().rev() {
-            match self.registry.apply_to_route(name, method_router, &target) {
-                Ok(layered) => method_router = layered,
-                Err((unlayered, err)) => {
-                    method_router = unlayered;
-                    self.errors.push(err);
-                }
-            }
+            method_router =
+                self.registry
+                    .apply_to_route(name, method_router, &target, &mut self.errors);
         }
         if !pending.path.starts_with('/') {
             self.errors.push(RouteError::InvalidPath {
@@ -421,7 +413,11 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
 fn join_paths(prefix: &str, path: &str) -> String {
     let path = path.trim();
     if prefix.is_empty() {
-        return if path.is_empty() { "/".into() } else { path.to_owned() };
+        return if path.is_empty() {
+            "/".into()
+        } else {
+            path.to_owned()
+        };
     }
     match path.trim_start_matches('/') {
         "" => prefix.to_owned(),
@@ -471,20 +467,43 @@ mod tests {
         let (router, list) = built.build().unwrap();
         let shown: Vec<_> = list
             .iter()
-            .map(|r| (r.methods.join("|"), r.path.as_str(), r.name.clone(), r.middleware.join(",")))
+            .map(|r| {
+                (
+                    r.methods.join("|"),
+                    r.path.as_str(),
+                    r.name.clone(),
+                    r.middleware.join(","),
+                )
+            })
             .collect();
         assert_eq!(
             shown,
             [
                 ("GET|HEAD".into(), "/", Some("home".into()), String::new()),
-                ("GET|HEAD".into(), "/api", Some("api.index".into()), "api".into()),
-                ("POST".into(), "/api/v1/posts", Some("api.v1.posts.store".into()), "api,web".into()),
+                (
+                    "GET|HEAD".into(),
+                    "/api",
+                    Some("api.index".into()),
+                    "api".into()
+                ),
+                (
+                    "POST".into(),
+                    "/api/v1/posts",
+                    Some("api.v1.posts.store".into()),
+                    "api,web".into()
+                ),
                 ("PUT".into(), "/x", None, String::new()),
             ]
         );
         assert_eq!(status(&router, Method::GET, "/api").await, StatusCode::OK);
-        assert_eq!(status(&router, Method::POST, "/api/v1/posts").await, StatusCode::OK);
-        assert_eq!(status(&router, Method::GET, "/api/v1/posts").await, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            status(&router, Method::POST, "/api/v1/posts").await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            status(&router, Method::GET, "/api/v1/posts").await,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
         assert_eq!(status(&router, Method::HEAD, "/").await, StatusCode::OK);
     }
 
@@ -496,7 +515,10 @@ mod tests {
             .into_router()
             .unwrap();
         assert_eq!(status(&router, Method::POST, "/both").await, StatusCode::OK);
-        assert_eq!(status(&router, Method::DELETE, "/both").await, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            status(&router, Method::DELETE, "/both").await,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
         assert_eq!(status(&router, Method::PATCH, "/all").await, StatusCode::OK);
     }
 
@@ -517,8 +539,16 @@ mod tests {
         assert_eq!(text.len(), 5, "{text:#?}");
         assert!(text[0].contains("`.name(\"orphan\")` was called before any route"));
         assert!(text[1].contains("unknown middleware `thrtle` on route GET /a"));
-        assert!(text[1].contains("api, json_errors, web"), "lists what exists: {}", text[1]);
-        assert!(text[2].contains("unknown middleware `nope` on group `/`"), "{}", text[2]);
+        assert!(
+            text[1].contains("api, json_errors, web"),
+            "lists what exists: {}",
+            text[1]
+        );
+        assert!(
+            text[2].contains("unknown middleware `nope` on group `/`"),
+            "{}",
+            text[2]
+        );
         assert!(text[3].contains("invalid route path `relative`"));
         assert!(text[4].contains("route name `same` is used twice: by GET /a and by GET /b"));
     }

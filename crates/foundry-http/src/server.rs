@@ -27,7 +27,12 @@ pub enum Shutdown {
 /// let outcome = foundry_http::serve(listener, router, foundry_http::shutdown_signal(), Duration::from_secs(30)).await?;
 /// # Ok(()) }
 /// ```
-pub async fn serve<F>(listener: TcpListener, router: Router, signal: F, grace: Duration) -> std::io::Result<Shutdown>
+pub async fn serve<F>(
+    listener: TcpListener,
+    router: Router,
+    signal: F,
+    grace: Duration,
+) -> std::io::Result<Shutdown>
 where
     F: Future<Output = ()> + Send + 'static,
 {
@@ -36,13 +41,19 @@ where
         signal.await;
         let _ = fired_tx.send(true);
     };
-    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(signal)
-        .into_future();
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .into_future();
     let grace_timer = async move {
         // `wait_for` fails only if the sender is gone, which happens after it sent `true`.
         let _ = fired_rx.wait_for(|fired| *fired).await;
-        tracing::info!(grace_secs = grace.as_secs_f64(), "shutting down: no new connections, waiting for in-flight requests");
+        tracing::info!(
+            grace_secs = grace.as_secs_f64(),
+            "shutting down: no new connections, waiting for in-flight requests"
+        );
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
@@ -91,7 +102,9 @@ mod tests {
     async fn request(addr: SocketAddr, path: &str) -> std::io::Result<String> {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;
         stream
-            .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
             .await?;
         let mut out = String::new();
         stream.read_to_string(&mut out).await?;
@@ -101,10 +114,12 @@ mod tests {
     fn app() -> Router {
         Router::new().route(
             "/slow/{ms}",
-            get(|axum::extract::Path(ms): axum::extract::Path<u64>| async move {
-                tokio::time::sleep(Duration::from_millis(ms)).await;
-                "done"
-            }),
+            get(
+                |axum::extract::Path(ms): axum::extract::Path<u64>| async move {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    "done"
+                },
+            ),
         )
     }
 
@@ -113,12 +128,22 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, app(), async { stop_rx.await.ok(); }, Duration::from_secs(5)));
+        let server = tokio::spawn(serve(
+            listener,
+            app(),
+            async {
+                stop_rx.await.ok();
+            },
+            Duration::from_secs(5),
+        ));
         let slow = tokio::spawn(request(addr, "/slow/400"));
         tokio::time::sleep(Duration::from_millis(100)).await;
         stop_tx.send(()).unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(request(addr, "/slow/0").await.is_err(), "new connections are refused");
+        assert!(
+            request(addr, "/slow/0").await.is_err(),
+            "new connections are refused"
+        );
         let response = slow.await.unwrap().unwrap();
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
         assert!(response.ends_with("done"), "{response}");
@@ -130,12 +155,22 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, app(), async { stop_rx.await.ok(); }, Duration::from_millis(200)));
+        let server = tokio::spawn(serve(
+            listener,
+            app(),
+            async {
+                stop_rx.await.ok();
+            },
+            Duration::from_millis(200),
+        ));
         let _slow = tokio::spawn(request(addr, "/slow/10000"));
         tokio::time::sleep(Duration::from_millis(100)).await;
         let stopped_at = std::time::Instant::now();
         stop_tx.send(()).unwrap();
         assert_eq!(server.await.unwrap().unwrap(), Shutdown::GraceExpired);
-        assert!(stopped_at.elapsed() < Duration::from_secs(5), "did not wait for the slow request");
+        assert!(
+            stopped_at.elapsed() < Duration::from_secs(5),
+            "did not wait for the slow request"
+        );
     }
 }

@@ -118,22 +118,34 @@ impl Commands {
                 let close = distance <= (input.chars().count() / 3).max(2);
                 let related = name.starts_with(input)
                     || namespace == Some(input)
-                    || namespace.is_some_and(|ns| input.starts_with(&format!("{ns}:")) && distance <= input.len() / 2);
+                    || namespace.is_some_and(|ns| {
+                        input.starts_with(&format!("{ns}:")) && distance <= input.len() / 2
+                    });
                 (close || related).then_some((distance, name))
             })
             .collect();
         scored.sort();
-        scored.into_iter().take(5).map(|(_, name)| name.to_owned()).collect()
+        scored
+            .into_iter()
+            .take(5)
+            .map(|(_, name)| name.to_owned())
+            .collect()
     }
 
     /// Parse `args` (program name first) and run the chosen command.
-    pub(crate) async fn dispatch(self, args: Vec<OsString>, root: PathBuf, booter: Booter) -> ExitCode {
+    pub(crate) async fn dispatch(
+        self,
+        args: Vec<OsString>,
+        root: PathBuf,
+        booter: Booter,
+    ) -> ExitCode {
         let bin_name = args
             .first()
             .map(|a| {
-                Path::new(a)
-                    .file_name()
-                    .map_or_else(|| a.to_string_lossy().into_owned(), |n| n.to_string_lossy().into_owned())
+                Path::new(a).file_name().map_or_else(
+                    || a.to_string_lossy().into_owned(),
+                    |n| n.to_string_lossy().into_owned(),
+                )
             })
             .unwrap_or_else(|| "app".to_owned());
         let mut args = args;
@@ -274,7 +286,9 @@ mod tests {
         assert_eq!(commands.suggestions("route:lst"), ["route:list"]);
         assert_eq!(commands.suggestions("makez:model")[0], "make:model");
         let make = commands.suggestions("make");
-        assert!(make.contains(&"make:model".to_owned()) && make.contains(&"make:controller".to_owned()));
+        assert!(
+            make.contains(&"make:model".to_owned()) && make.contains(&"make:controller".to_owned())
+        );
         assert!(commands.suggestions("zzzzzzzz").is_empty());
     }
 
@@ -282,11 +296,16 @@ mod tests {
     fn adding_a_command_with_an_existing_name_replaces_it() {
         let mut commands = registry();
         let before = commands.names().len();
-        commands.add(Command::new("about").about("mine"), |_| async { Ok(ExitCode::SUCCESS) });
+        commands.add(Command::new("about").about("mine"), |_| async {
+            Ok(ExitCode::SUCCESS)
+        });
         assert_eq!(commands.names().len(), before);
         let cli = commands.cli("app");
         let about = cli.find_subcommand("about").unwrap();
-        assert_eq!(about.get_about().map(ToString::to_string).as_deref(), Some("mine"));
+        assert_eq!(
+            about.get_about().map(ToString::to_string).as_deref(),
+            Some("mine")
+        );
     }
 
     #[test]

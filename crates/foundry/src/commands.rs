@@ -21,7 +21,11 @@ pub(crate) fn register(commands: &mut Commands) {
         .add(
             Command::new("serve")
                 .about("Serve the app over HTTP (the default command)")
-                .arg(Arg::new("host").long("host").help("Interface to bind; overrides [server] host"))
+                .arg(
+                    Arg::new("host")
+                        .long("host")
+                        .help("Interface to bind; overrides [server] host"),
+                )
                 .arg(
                     Arg::new("port")
                         .long("port")
@@ -57,9 +61,21 @@ pub(crate) fn register(commands: &mut Commands) {
             Command::new("route:list")
                 .about("List every route: method, path, name, middleware")
                 .arg(json_flag())
-                .arg(Arg::new("method").long("method").help("Only routes answering this method"))
-                .arg(Arg::new("name").long("name").help("Only routes whose name contains this"))
-                .arg(Arg::new("path").long("path").help("Only routes whose path contains this")),
+                .arg(
+                    Arg::new("method")
+                        .long("method")
+                        .help("Only routes answering this method"),
+                )
+                .arg(
+                    Arg::new("name")
+                        .long("name")
+                        .help("Only routes whose name contains this"),
+                )
+                .arg(
+                    Arg::new("path")
+                        .long("path")
+                        .help("Only routes whose path contains this"),
+                ),
             route_list,
         )
         .add(Command::new("list").about("List every command"), list)
@@ -76,7 +92,10 @@ pub(crate) fn register(commands: &mut Commands) {
 }
 
 fn json_flag() -> Arg {
-    Arg::new("json").long("json").action(ArgAction::SetTrue).help("Output JSON")
+    Arg::new("json")
+        .long("json")
+        .action(ArgAction::SetTrue)
+        .help("Output JSON")
 }
 
 async fn serve(inv: Invocation) -> CommandResult {
@@ -95,12 +114,14 @@ async fn serve(inv: Invocation) -> CommandResult {
     }
     let kernel = inv.boot_with(config).await?;
     let address = format!("{}:{}", server.host, server.port);
-    let listener = tokio::net::TcpListener::bind(&address).await.map_err(|err| {
-        format!(
-            "cannot listen on {address}: {err}; another process may be using the port \
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .map_err(|err| {
+            format!(
+                "cannot listen on {address}: {err}; another process may be using the port \
              (set [server] port in foundry.toml, FOUNDRY_SERVER__PORT, or --port)"
-        )
-    })?;
+            )
+        })?;
     let local: SocketAddr = listener.local_addr()?;
     let ctx = kernel.context().clone();
     tracing::info!(
@@ -109,11 +130,19 @@ async fn serve(inv: Invocation) -> CommandResult {
         "listening on http://{local}"
     );
     let grace = Duration::from_secs(server.shutdown_grace_secs);
-    let outcome = foundry_http::serve(listener, kernel.router(), foundry_http::shutdown_signal(), grace).await?;
+    let outcome = foundry_http::serve(
+        listener,
+        kernel.router(),
+        foundry_http::shutdown_signal(),
+        grace,
+    )
+    .await?;
     ctx.run_shutdown_hooks().await;
     match outcome {
         Shutdown::Graceful => tracing::info!("stopped"),
-        Shutdown::GraceExpired => tracing::warn!("stopped after the grace period; some requests were cut off"),
+        Shutdown::GraceExpired => {
+            tracing::warn!("stopped after the grace period; some requests were cut off");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -127,9 +156,9 @@ fn about_sections(config: &Config) -> Result<Vec<AboutSection>, crate::cli::Comm
     let env = config.environment();
     let driver = |key: &str| -> String {
         match config.raw(key) {
-            Some(toml::Value::String(s)) if key.ends_with("url") => {
-                s.split_once(':').map_or(s.clone(), |(scheme, _)| scheme.to_owned())
-            }
+            Some(toml::Value::String(s)) if key.ends_with("url") => s
+                .split_once(':')
+                .map_or(s.clone(), |(scheme, _)| scheme.to_owned()),
             Some(toml::Value::String(s)) => s,
             Some(other) => other.to_string(),
             None => "not configured".to_owned(),
@@ -143,9 +172,20 @@ fn about_sections(config: &Config) -> Result<Vec<AboutSection>, crate::cli::Comm
                 ("RustForge Version", crate::VERSION.to_owned()),
                 ("Rust Version", env!("FOUNDRY_RUSTC_VERSION").to_owned()),
                 ("Environment", env.to_string()),
-                ("Debug Mode", if config.debug() { "ENABLED" } else { "OFF" }.to_owned()),
+                (
+                    "Debug Mode",
+                    if config.debug() { "ENABLED" } else { "OFF" }.to_owned(),
+                ),
                 ("URL", config.app().url.clone()),
-                ("Application Key", if config.app().key.is_some() { "set" } else { "NOT SET" }.to_owned()),
+                (
+                    "Application Key",
+                    if config.app().key.is_some() {
+                        "set"
+                    } else {
+                        "NOT SET"
+                    }
+                    .to_owned(),
+                ),
                 ("Root", config.root().display().to_string()),
             ],
         ),
@@ -153,7 +193,10 @@ fn about_sections(config: &Config) -> Result<Vec<AboutSection>, crate::cli::Comm
             "Drivers",
             vec![
                 ("Server", format!("{}:{}", server.host, server.port)),
-                ("Log", format!("{:?} at {}", log.format_for(env), log.level).to_lowercase()),
+                (
+                    "Log",
+                    format!("{:?} at {}", log.format_for(env), log.level).to_lowercase(),
+                ),
                 ("Database", driver("database.url")),
                 ("Cache", driver("cache.driver")),
                 ("Queue", driver("queue.driver")),
@@ -170,10 +213,8 @@ async fn about(inv: Invocation) -> CommandResult {
     if inv.args().get_flag("json") {
         let mut doc = serde_json::Map::new();
         for (section, rows) in &sections {
-            let rows: serde_json::Map<_, _> = rows
-                .iter()
-                .map(|(k, v)| (snake(k), json!(v)))
-                .collect();
+            let rows: serde_json::Map<_, _> =
+                rows.iter().map(|(k, v)| (snake(k), json!(v))).collect();
             doc.insert(snake(section), serde_json::Value::Object(rows));
         }
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
@@ -182,7 +223,11 @@ async fn about(inv: Invocation) -> CommandResult {
     for (section, rows) in sections {
         writeln!(out, "\n  {section}")?;
         for (key, value) in rows {
-            let dots = ".".repeat(60usize.saturating_sub(key.len() + value.chars().count()).max(2));
+            let dots = ".".repeat(
+                60usize
+                    .saturating_sub(key.len() + value.chars().count())
+                    .max(2),
+            );
             writeln!(out, "  {key} {dots} {value}")?;
         }
     }
@@ -210,7 +255,11 @@ const KEY_VAR: &str = "FOUNDRY_APP__KEY";
 
 /// Write `key` into `<root>/.env` (created from `.env.example` when missing); an existing
 /// non-empty key is kept unless `force`.
-pub(crate) fn write_key(root: &Path, key: &AppKey, force: bool) -> Result<(), crate::cli::CommandError> {
+pub(crate) fn write_key(
+    root: &Path,
+    key: &AppKey,
+    force: bool,
+) -> Result<(), crate::cli::CommandError> {
     let path = root.join(".env");
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -228,7 +277,9 @@ pub(crate) fn write_key(root: &Path, key: &AppKey, force: bool) -> Result<(), cr
     });
     match existing {
         Some(index) => {
-            let value = lines[index].split_once('=').map_or("", |(_, v)| v.trim().trim_matches(['"', '\'']));
+            let value = lines[index]
+                .split_once('=')
+                .map_or("", |(_, v)| v.trim().trim_matches(['"', '\'']));
             if !value.is_empty() && !force {
                 return Err(format!(
                     "an application key is already set in {}; run with --force to replace it \
@@ -257,7 +308,9 @@ async fn route_list(inv: Invocation) -> CommandResult {
         .routes()
         .iter()
         .filter(|r| method.as_ref().is_none_or(|m| r.methods.contains(m)))
-        .filter(|r| name.is_none_or(|n| r.name.as_deref().is_some_and(|rn| rn.contains(n.as_str()))))
+        .filter(|r| {
+            name.is_none_or(|n| r.name.as_deref().is_some_and(|rn| rn.contains(n.as_str())))
+        })
         .filter(|r| path.is_none_or(|p| r.path.contains(p.as_str())))
         .collect();
     let mut out = std::io::stdout().lock();
@@ -299,12 +352,24 @@ async fn route_list(inv: Invocation) -> CommandResult {
 async fn list(inv: Invocation) -> CommandResult {
     let mut out = std::io::stdout().lock();
     let cli = inv.cli();
-    writeln!(out, "{} {}\n\nAvailable commands:", cli.get_name(), crate::VERSION)?;
-    let width = cli.get_subcommands().map(|c| c.get_name().len()).max().unwrap_or(0);
+    writeln!(
+        out,
+        "{} {}\n\nAvailable commands:",
+        cli.get_name(),
+        crate::VERSION
+    )?;
+    let width = cli
+        .get_subcommands()
+        .map(|c| c.get_name().len())
+        .max()
+        .unwrap_or(0);
     let mut commands: Vec<_> = cli.get_subcommands().collect();
     commands.sort_by_key(|c| c.get_name());
     for command in commands {
-        let about = command.get_about().map(ToString::to_string).unwrap_or_default();
+        let about = command
+            .get_about()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         writeln!(out, "  {:<width$}  {about}", command.get_name())?;
     }
     Ok(ExitCode::SUCCESS)
@@ -328,16 +393,33 @@ mod tests {
     #[test]
     fn key_is_written_kept_and_forced() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(".env.example"), "APP=demo\nFOUNDRY_APP__KEY=\n").unwrap();
+        std::fs::write(
+            dir.path().join(".env.example"),
+            "APP=demo\nFOUNDRY_APP__KEY=\n",
+        )
+        .unwrap();
         let first = AppKey::generate().unwrap();
         write_key(dir.path(), &first, false).unwrap();
         let env = std::fs::read_to_string(dir.path().join(".env")).unwrap();
-        assert_eq!(env, format!("APP=demo\nFOUNDRY_APP__KEY={first}\n"), "created from .env.example");
+        assert_eq!(
+            env,
+            format!("APP=demo\nFOUNDRY_APP__KEY={first}\n"),
+            "created from .env.example"
+        );
 
         let second = AppKey::generate().unwrap();
-        let err = write_key(dir.path(), &second, false).unwrap_err().to_string();
-        assert!(err.contains("already set") && err.contains("--force"), "{err}");
-        assert!(std::fs::read_to_string(dir.path().join(".env")).unwrap().contains(&first.to_string()));
+        let err = write_key(dir.path(), &second, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("already set") && err.contains("--force"),
+            "{err}"
+        );
+        assert!(
+            std::fs::read_to_string(dir.path().join(".env"))
+                .unwrap()
+                .contains(&first.to_string())
+        );
 
         write_key(dir.path(), &second, true).unwrap();
         let env = std::fs::read_to_string(dir.path().join(".env")).unwrap();
@@ -357,6 +439,10 @@ mod tests {
             .vars(Vec::<(String, String)>::new())
             .load()
             .unwrap();
-        assert_eq!(config.app().key.as_ref(), Some(&key), "the written key loads back");
+        assert_eq!(
+            config.app().key.as_ref(),
+            Some(&key),
+            "the written key loads back"
+        );
     }
 }

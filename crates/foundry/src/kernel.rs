@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use axum::Router;
 use foundry_core::{AppContext, Config, ConfigError, ServicesBuilder};
-use foundry_http::{ErrorRenderLayer, ErrorRenderer, MiddlewareRegistry, RouteError, RouteInfo, Routes};
+use foundry_http::{
+    ErrorRenderLayer, ErrorRenderer, MiddlewareRegistry, RouteError, RouteInfo, Routes,
+};
 
 use crate::App;
 
@@ -36,7 +38,11 @@ impl fmt::Display for BootError {
                 provider,
                 phase,
                 source,
-            } => write!(f, "service provider `{provider}` failed to {phase}: {}", source.chain().join(": ")),
+            } => write!(
+                f,
+                "service provider `{provider}` failed to {phase}: {}",
+                source.chain().join(": ")
+            ),
             BootError::Routes(errors) => {
                 write!(f, "the route definitions have {} mistake(s):", errors.len())?;
                 for err in errors {
@@ -115,19 +121,28 @@ impl Kernel {
         }
         let ctx = AppContext::new(config, services.build());
         for provider in &providers {
-            provider.boot(&ctx).await.map_err(|source| BootError::Provider {
-                provider: provider.name(),
-                phase: "boot",
-                source,
-            })?;
+            provider
+                .boot(&ctx)
+                .await
+                .map_err(|source| BootError::Provider {
+                    provider: provider.name(),
+                    phase: "boot",
+                    source,
+                })?;
         }
         let registry = A::middleware(MiddlewareRegistry::with_defaults());
         let routes = A::routes(Routes::new(registry));
         let (router, routes) = routes.build().map_err(BootError::Routes)?;
         let config = ctx.config();
         let renderer = ErrorRenderer::new(config.debug(), &config.app().name);
-        let router = router.with_state(ctx.clone()).layer(ErrorRenderLayer::new(renderer));
-        Ok(Self { ctx, router, routes })
+        let router = router
+            .with_state(ctx.clone())
+            .layer(ErrorRenderLayer::new(renderer));
+        Ok(Self {
+            ctx,
+            router,
+            routes,
+        })
     }
 
     /// The app context.

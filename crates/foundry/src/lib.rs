@@ -36,8 +36,9 @@ pub mod kernel;
 pub mod logging;
 
 pub use foundry_core::{
-    AppContext, AppKey, BoxFuture, Config, ConfigError, Environment, Error, ErrorKind, OptionExt, Result,
-    ResultExt, Service, ServiceProvider, Services, ServicesBuilder, config, error, provider, services,
+    AppContext, AppKey, BoxFuture, Config, ConfigError, Environment, Error, ErrorKind, OptionExt,
+    Result, ResultExt, Service, ServiceProvider, Services, ServicesBuilder, config, error,
+    provider, services,
 };
 pub use foundry_http as http;
 pub use foundry_http::{MiddlewareRegistry, RouteInfo, Routes};
@@ -49,7 +50,9 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// What most apps import.
 pub mod prelude {
     pub use crate::cli::{CommandResult, Commands, Invocation};
-    pub use crate::{App, AppContext, Config, Error, ErrorKind, Result, Routes, Service, ServiceProvider};
+    pub use crate::{
+        App, AppContext, Config, Error, ErrorKind, Result, Routes, Service, ServiceProvider,
+    };
     pub use axum::Json;
     pub use axum::extract::{Path, Query, State};
     pub use axum::response::{Html, IntoResponse};
@@ -96,7 +99,10 @@ pub fn run<A: App>() -> ExitCode {
 
 /// Run the app's command line with explicit arguments (program name first).
 pub fn run_with_args<A: App>(args: Vec<OsString>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -110,6 +116,8 @@ pub fn run_with_args<A: App>(args: Vec<OsString>) -> ExitCode {
     runtime.block_on(commands.dispatch(args, root, boot_boxed::<A>))
 }
 
-fn boot_boxed<A: App>(config: Config) -> BoxFuture<'static, std::result::Result<Kernel, BootError>> {
+fn boot_boxed<A: App>(
+    config: Config,
+) -> BoxFuture<'static, std::result::Result<Kernel, BootError>> {
     Box::pin(Kernel::boot::<A>(config))
 }

@@ -19,7 +19,10 @@ pub fn init(config: &LogConfig, env: Environment, target: LogTarget) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.level))
         .unwrap_or_else(|err| {
-            eprintln!("warning: invalid [log] level \"{}\" ({err}); using \"info\"", config.level);
+            eprintln!(
+                "warning: invalid [log] level \"{}\" ({err}); using \"info\"",
+                config.level
+            );
             EnvFilter::new("info")
         });
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
@@ -31,9 +34,13 @@ pub fn init(config: &LogConfig, env: Environment, target: LogTarget) {
             .with_writer(std::io::stderr)
             .try_init(),
         (LogFormat::Pretty, LogTarget::Stdout) => builder.pretty().try_init(),
-        (LogFormat::Pretty, LogTarget::Stderr) => builder.pretty().with_writer(std::io::stderr).try_init(),
+        (LogFormat::Pretty, LogTarget::Stderr) => {
+            builder.pretty().with_writer(std::io::stderr).try_init()
+        }
         (LogFormat::Compact, LogTarget::Stdout) => builder.compact().try_init(),
-        (LogFormat::Compact, LogTarget::Stderr) => builder.compact().with_writer(std::io::stderr).try_init(),
+        (LogFormat::Compact, LogTarget::Stderr) => {
+            builder.compact().with_writer(std::io::stderr).try_init()
+        }
     };
     // Already installed (tests, or an app that set up its own): keep that one.
     drop(result);

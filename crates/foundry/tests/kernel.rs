@@ -33,9 +33,17 @@ impl ServiceProvider for TestProvider {
         });
         services.singleton(SingletonThing(1));
         let counter = built.clone();
-        services.scoped(move |_| Ok(ScopedThing(counter.scoped.fetch_add(1, Ordering::SeqCst) + 1)));
+        services.scoped(move |_| {
+            Ok(ScopedThing(
+                counter.scoped.fetch_add(1, Ordering::SeqCst) + 1,
+            ))
+        });
         let counter = built.clone();
-        services.transient(move |_| Ok(TransientThing(counter.transient.fetch_add(1, Ordering::SeqCst) + 1)));
+        services.transient(move |_| {
+            Ok(TransientThing(
+                counter.transient.fetch_add(1, Ordering::SeqCst) + 1,
+            ))
+        });
         services.singleton(built);
         Ok(())
     }
@@ -61,7 +69,9 @@ async fn missing(Service(_thing): Service<String>) -> &'static str {
 }
 
 async fn secret_failure() -> Result<&'static str> {
-    Err(Error::internal(std::io::Error::other("database password is hunter2")))
+    Err(Error::internal(std::io::Error::other(
+        "database password is hunter2",
+    )))
 }
 
 async fn not_yours() -> Result<&'static str> {
@@ -93,16 +103,28 @@ impl App for TestApp {
 
 async fn boot_with(vars: &[(&str, &str)]) -> Kernel {
     let dir = tempfile::tempdir().unwrap();
-    let config = ConfigLoader::new(dir.path()).vars(vars.iter().copied()).load().unwrap();
+    let config = ConfigLoader::new(dir.path())
+        .vars(vars.iter().copied())
+        .load()
+        .unwrap();
     Kernel::boot::<TestApp>(config).await.unwrap()
 }
 
-async fn call(kernel: &Kernel, method: &str, path: &str, accept: Option<&str>) -> (StatusCode, http::HeaderMap, String) {
+async fn call(
+    kernel: &Kernel,
+    method: &str,
+    path: &str,
+    accept: Option<&str>,
+) -> (StatusCode, http::HeaderMap, String) {
     let mut request = Request::builder().method(method).uri(path);
     if let Some(accept) = accept {
         request = request.header(header::ACCEPT, accept);
     }
-    let response = kernel.router().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let response = kernel
+        .router()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -110,7 +132,8 @@ async fn call(kernel: &Kernel, method: &str, path: &str, accept: Option<&str>) -
 }
 
 const JSON: Option<&str> = Some("application/json");
-const BROWSER: Option<&str> = Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
+const BROWSER: Option<&str> =
+    Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
 
 #[tokio::test]
 async fn service_lifetimes_through_the_extractor() {
@@ -119,13 +142,23 @@ async fn service_lifetimes_through_the_extractor() {
     assert_eq!(status, StatusCode::OK, "{first}");
     let first: serde_json::Value = serde_json::from_str(&first).unwrap();
     assert_eq!(first["singleton"], 1);
-    assert_eq!(first["scoped_same"], true, "one scoped instance per request");
+    assert_eq!(
+        first["scoped_same"], true,
+        "one scoped instance per request"
+    );
     assert_eq!(first["scoped"], 1);
-    assert_eq!(first["transient"], serde_json::json!([1, 2]), "a new transient per resolution");
+    assert_eq!(
+        first["transient"],
+        serde_json::json!([1, 2]),
+        "a new transient per resolution"
+    );
 
     let (_, _, second) = call(&kernel, "GET", "/lifetimes", None).await;
     let second: serde_json::Value = serde_json::from_str(&second).unwrap();
-    assert_eq!(second["scoped"], 2, "the next request gets a new scoped instance");
+    assert_eq!(
+        second["scoped"], 2,
+        "the next request gets a new scoped instance"
+    );
     assert_eq!(second["transient"], serde_json::json!([3, 4]));
 }
 
@@ -138,7 +171,10 @@ async fn an_unbound_service_is_a_500_that_names_the_type_only_in_debug() {
 
     let debug = boot_with(&[("FOUNDRY_ENV", "local")]).await;
     let (_, _, body) = call(&debug, "GET", "/missing", JSON).await;
-    assert!(body.contains("no service is bound for type `alloc::string::String`"), "{body}");
+    assert!(
+        body.contains("no service is bound for type `alloc::string::String`"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -182,7 +218,10 @@ async fn internal_details_show_only_in_debug_mode() {
     assert_eq!(json["message"], "Server Error");
     assert_eq!(json["error_chain"][1], "database password is hunter2");
     let (_, _, html) = call(&local, "GET", "/fail", BROWSER).await;
-    assert!(html.contains("Error chain (debug mode)") && html.contains("hunter2"), "{html}");
+    assert!(
+        html.contains("Error chain (debug mode)") && html.contains("hunter2"),
+        "{html}"
+    );
 
     // Debug can be switched off in local, too.
     let quiet_local = boot_with(&[("FOUNDRY_ENV", "local"), ("FOUNDRY_APP__DEBUG", "false")]).await;
@@ -203,10 +242,17 @@ async fn not_found_and_method_not_allowed_go_through_the_same_rendering() {
 
     let (status, headers, body) = call(&kernel, "DELETE", "/forbidden", JSON).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(headers[header::ALLOW], "GET,HEAD", "the Allow header survives rendering");
+    assert_eq!(
+        headers[header::ALLOW],
+        "GET,HEAD",
+        "the Allow header survives rendering"
+    );
     assert_eq!(body, r#"{"message":"Method Not Allowed"}"#);
     let (_, _, body) = call(&kernel, "DELETE", "/forbidden", BROWSER).await;
-    assert!(body.contains("Method Not Allowed") && body.contains("405"), "{body}");
+    assert!(
+        body.contains("Method Not Allowed") && body.contains("405"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -237,7 +283,9 @@ struct BrokenApp;
 
 impl App for BrokenApp {
     fn routes(routes: Routes) -> Routes {
-        routes.get("/", || async { "x" }).middleware("no-such-middleware")
+        routes
+            .get("/", || async { "x" })
+            .middleware("no-such-middleware")
     }
 }
 
@@ -256,12 +304,23 @@ impl App for BrokenBootApp {
 #[tokio::test]
 async fn boot_failures_say_who_failed_and_why() {
     let dir = tempfile::tempdir().unwrap();
-    let config = || ConfigLoader::new(dir.path()).vars(Vec::<(String, String)>::new()).load().unwrap();
+    let config = || {
+        ConfigLoader::new(dir.path())
+            .vars(Vec::<(String, String)>::new())
+            .load()
+            .unwrap()
+    };
     let err = Kernel::boot::<BrokenBootApp>(config()).await.unwrap_err();
     assert!(matches!(err, BootError::Provider { phase: "boot", .. }));
-    assert_eq!(err.to_string(), "service provider `broken` failed to boot: mail server unreachable");
+    assert_eq!(
+        err.to_string(),
+        "service provider `broken` failed to boot: mail server unreachable"
+    );
 
     let err = Kernel::boot::<BrokenApp>(config()).await.unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("unknown middleware `no-such-middleware` on route GET /"), "{text}");
+    assert!(
+        text.contains("unknown middleware `no-such-middleware` on route GET /"),
+        "{text}"
+    );
 }

@@ -59,7 +59,10 @@ impl ServiceProvider for BlogProvider {
     }
 }
 
-async fn welcome(State(ctx): State<AppContext>, Service(tagline): Service<Tagline>) -> Html<String> {
+async fn welcome(
+    State(ctx): State<AppContext>,
+    Service(tagline): Service<Tagline>,
+) -> Html<String> {
     let name = foundry::http::render::escape(&ctx.config().app().name);
     let tagline = foundry::http::render::escape(&tagline.0);
     Html(format!(
@@ -85,7 +88,10 @@ struct SlowQuery {
 
 /// A deliberately slow endpoint, outside production only: it shows (and tests) that a
 /// shutdown lets in-flight requests finish. Capped at 10 seconds.
-async fn slow(State(ctx): State<AppContext>, Query(query): Query<SlowQuery>) -> Result<Json<serde_json::Value>> {
+async fn slow(
+    State(ctx): State<AppContext>,
+    Query(query): Query<SlowQuery>,
+) -> Result<Json<serde_json::Value>> {
     if ctx.config().environment() == foundry::Environment::Production {
         return Err(Error::not_found("Not Found"));
     }

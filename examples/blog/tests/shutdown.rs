@@ -1,0 +1,76 @@
+//! Graceful shutdown of the real blog binary on SIGTERM.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{blog, free_port, wait_output};
+
+fn get(port: u16, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits_0() {
+    let port = free_port();
+    let child = blog()
+        .args(["serve", "--port", &port.to_string()])
+        .env("FOUNDRY_ENV", "testing")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the blog starts");
+    let pid = child.id().to_string();
+
+    let started = Instant::now();
+    while get(port, "/api/status").is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the blog never answered"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let slow = std::thread::spawn(move || get(port, "/_demo/slow?ms=1500"));
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(signalled.success());
+
+    std::thread::sleep(Duration::from_millis(300));
+    let refused = TcpStream::connect(("127.0.0.1", port));
+    assert!(
+        refused.is_err(),
+        "new connections are refused after SIGTERM"
+    );
+
+    let response = slow
+        .join()
+        .unwrap()
+        .expect("the in-flight request completes");
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.contains(r#"{"slept_ms":1500}"#), "{response}");
+
+    let output = wait_output(child, Duration::from_secs(20));
+    let logs = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "exit status 0\n{logs}");
+    assert!(logs.contains("received SIGTERM"), "{logs}");
+    assert!(
+        logs.contains("blog shutdown hook ran"),
+        "shutdown hooks run: {logs}"
+    );
+}
