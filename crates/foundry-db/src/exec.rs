@@ -1,0 +1,221 @@
+//! The one place where SQL text reaches the driver.
+//!
+//! AUDIT: sqlx 0.9 accepts only `&'static str` SQL unless a string is wrapped in
+//! [`sqlx::AssertSqlSafe`]. Every string passed here is built by sea-query (identifiers quoted
+//! and escaped by [`crate::query::iden`], values bound as parameters), by the schema builder
+//! (which quotes identifiers the same way), or is raw SQL that the *app* wrote and passed to
+//! [`Db::raw`] / [`Db::statement`] with its values bound separately. No value from a request
+//! is ever formatted into SQL text. Do not call `AssertSqlSafe` anywhere else in this crate.
+
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use sea_query::Values;
+use sea_query_sqlx::SqlxValues;
+use sqlx::AssertSqlSafe;
+
+use crate::connection::{Db, Pool};
+use crate::error::{DbError, DbResult};
+use crate::row::{Row, RowInner};
+use crate::transaction::TxConn;
+
+fn audited(sql: String) -> AssertSqlSafe<String> {
+    AssertSqlSafe(sql)
+}
+
+fn ctx(sql: &str) -> String {
+    let mut short: String = sql.chars().take(300).collect();
+    if short.len() < sql.len() {
+        short.push('…');
+    }
+    format!("query failed: {short}")
+}
+
+macro_rules! run {
+    ($db:expr, $sql:expr, $values:expr, |$q:ident, $e:ident| $body:expr, $wrap_sqlite:expr, $wrap_pg:expr) => {{
+        let sql: String = $sql;
+        tracing::debug!(target: "foundry_db::sql", sql = %sql, "query");
+        let context = ctx(&sql);
+        let result = match &$db.tx {
+            Some(tx) => {
+                let mut guard = tx.conn.lock().await;
+                match &mut *guard {
+                    TxConn::Sqlite(t) => {
+                        let $q = sqlx::query_with::<sqlx::Sqlite, _>(audited(sql), SqlxValues($values));
+                        let $e = &mut **t;
+                        $body.map($wrap_sqlite)
+                    }
+                    #[cfg(feature = "postgres")]
+                    TxConn::Postgres(t) => {
+                        let $q = sqlx::query_with::<sqlx::Postgres, _>(audited(sql), SqlxValues($values));
+                        let $e = &mut **t;
+                        $body.map($wrap_pg)
+                    }
+                    TxConn::Finished => return Err(DbError::TransactionFinished),
+                }
+            }
+            None => match &$db.shared.pool {
+                Pool::Sqlite(p) => {
+                    let $q = sqlx::query_with::<sqlx::Sqlite, _>(audited(sql), SqlxValues($values));
+                    let $e = p;
+                    $body.map($wrap_sqlite)
+                }
+                #[cfg(feature = "postgres")]
+                Pool::Postgres(p) => {
+                    let $q = sqlx::query_with::<sqlx::Postgres, _>(audited(sql), SqlxValues($values));
+                    let $e = p;
+                    $body.map($wrap_pg)
+                }
+            },
+        };
+        result.map_err(|e| DbError::sqlx(context, e))
+    }};
+}
+
+/// Run a statement; returns the number of rows affected.
+pub(crate) async fn execute(db: &Db, sql: String, values: Values) -> DbResult<u64> {
+    run!(
+        db,
+        sql,
+        values,
+        |q, e| q.execute(e).await,
+        |r: sqlx::sqlite::SqliteQueryResult| r.rows_affected(),
+        |r: sqlx::postgres::PgQueryResult| r.rows_affected()
+    )
+}
+
+/// Run a query and collect every row.
+pub(crate) async fn fetch_all(db: &Db, sql: String, values: Values) -> DbResult<Vec<Row>> {
+    run!(
+        db,
+        sql,
+        values,
+        |q, e| q.fetch_all(e).await,
+        |rows: Vec<sqlx::sqlite::SqliteRow>| rows
+            .into_iter()
+            .map(|r| Row(RowInner::Sqlite(r)))
+            .collect(),
+        |rows: Vec<sqlx::postgres::PgRow>| rows
+            .into_iter()
+            .map(|r| Row(RowInner::Postgres(r)))
+            .collect()
+    )
+}
+
+/// Run a query and return its first row, if any.
+pub(crate) async fn fetch_optional(db: &Db, sql: String, values: Values) -> DbResult<Option<Row>> {
+    run!(
+        db,
+        sql,
+        values,
+        |q, e| q.fetch_optional(e).await,
+        |row: Option<sqlx::sqlite::SqliteRow>| row.map(|r| Row(RowInner::Sqlite(r))),
+        |row: Option<sqlx::postgres::PgRow>| row.map(|r| Row(RowInner::Postgres(r)))
+    )
+}
+
+/// Stream rows one at a time. A task reads from the driver and hands rows over a bounded
+/// channel, so the stream owns nothing borrowed and memory stays flat for large results.
+pub(crate) fn fetch_stream(
+    db: &Db,
+    sql: String,
+    values: Values,
+) -> BoxStream<'static, DbResult<Row>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<DbResult<Row>>(64);
+    let db = db.clone();
+    tokio::spawn(async move {
+        let context = ctx(&sql);
+        macro_rules! pump {
+            ($stream:expr, $wrap:expr) => {{
+                let mut stream = $stream;
+                while let Some(item) = stream.next().await {
+                    let item = item
+                        .map($wrap)
+                        .map_err(|e| DbError::sqlx(context.clone(), e));
+                    if sender.send(item).await.is_err() {
+                        break; // the consumer dropped the stream
+                    }
+                }
+            }};
+        }
+        match &db.tx {
+            Some(tx) => {
+                let mut guard = tx.conn.lock().await;
+                match &mut *guard {
+                    TxConn::Sqlite(t) => pump!(
+                        sqlx::query_with::<sqlx::Sqlite, _>(audited(sql), SqlxValues(values))
+                            .fetch(&mut **t),
+                        |r| Row(RowInner::Sqlite(r))
+                    ),
+                    #[cfg(feature = "postgres")]
+                    TxConn::Postgres(t) => pump!(
+                        sqlx::query_with::<sqlx::Postgres, _>(audited(sql), SqlxValues(values))
+                            .fetch(&mut **t),
+                        |r| Row(RowInner::Postgres(r))
+                    ),
+                    TxConn::Finished => {
+                        let _ = sender.send(Err(DbError::TransactionFinished)).await;
+                    }
+                }
+            }
+            None => match &db.shared.pool {
+                Pool::Sqlite(p) => pump!(
+                    sqlx::query_with::<sqlx::Sqlite, _>(audited(sql), SqlxValues(values)).fetch(p),
+                    |r| Row(RowInner::Sqlite(r))
+                ),
+                #[cfg(feature = "postgres")]
+                Pool::Postgres(p) => pump!(
+                    sqlx::query_with::<sqlx::Postgres, _>(audited(sql), SqlxValues(values))
+                        .fetch(p),
+                    |r| Row(RowInner::Postgres(r))
+                ),
+            },
+        }
+    });
+    futures_util::stream::unfold(receiver, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .boxed()
+}
+
+/// `SET search_path TO "a", "b"` with each schema quoted as an identifier.
+#[cfg(feature = "postgres")]
+pub(crate) fn search_path_sql(path: &str) -> String {
+    let schemas: Vec<String> = path
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("\"{}\"", s.replace('"', "\"\"")))
+        .collect();
+    format!("SET search_path TO {}", schemas.join(", "))
+}
+
+/// Run one statement on a bare PostgreSQL connection (used by the pool's `after_connect`).
+#[cfg(feature = "postgres")]
+pub(crate) async fn execute_on_pg_conn(
+    conn: &mut sqlx::PgConnection,
+    sql: String,
+) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    conn.execute(audited(sql)).await.map(|_| ())
+}
+
+/// Begin a transaction on the pool: `BEGIN` (or `BEGIN IMMEDIATE` for SQLite when `immediate`).
+pub(crate) async fn begin(db: &Db, immediate: bool) -> DbResult<TxConn> {
+    match &db.shared.pool {
+        Pool::Sqlite(p) => {
+            let tx = if immediate {
+                p.begin_with("BEGIN IMMEDIATE").await
+            } else {
+                p.begin().await
+            };
+            tx.map(TxConn::Sqlite)
+                .map_err(|e| DbError::sqlx("begin transaction", e))
+        }
+        #[cfg(feature = "postgres")]
+        Pool::Postgres(p) => p
+            .begin()
+            .await
+            .map(TxConn::Postgres)
+            .map_err(|e| DbError::sqlx("begin transaction", e)),
+    }
+}

@@ -1,0 +1,1 @@
+//! RustForge derive macros.
