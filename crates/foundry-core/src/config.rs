@@ -835,6 +835,23 @@ mod tests {
     }
 
     #[test]
+    fn tool_variables_without_a_separator_are_not_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = load(
+            dir.path(),
+            &[
+                ("FOUNDRY_TEST_DATABASE_URL", "postgres://x"),
+                ("FOUNDRY_REQUIRE_SERVICES", "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            config.var("FOUNDRY_TEST_DATABASE_URL"),
+            Some("postgres://x")
+        );
+    }
+
+    #[test]
     fn string_keys_stay_strings_even_when_numeric() {
         let dir = tempfile::tempdir().unwrap();
         let config = load(dir.path(), &[("FOUNDRY_APP__NAME", "2024")]).unwrap();

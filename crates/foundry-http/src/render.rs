@@ -315,3 +315,55 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn wants_json_follows_the_first_accepted_type_and_ajax() {
+        assert!(wants_json(&headers(&[("accept", "application/json")])));
+        assert!(wants_json(&headers(&[(
+            "accept",
+            "application/problem+json; q=1"
+        )])));
+        assert!(wants_json(&headers(&[(
+            "x-requested-with",
+            "XMLHttpRequest"
+        )])));
+        assert!(!wants_json(&headers(&[(
+            "accept",
+            "text/html, application/json"
+        )])));
+        assert!(!wants_json(&headers(&[("accept", "*/*")])));
+        assert!(!wants_json(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn pages_escape_messages() {
+        assert_eq!(
+            escape(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+        let renderer = ErrorRenderer::new(false, "<App>");
+        let page = renderer.html_page(&ErrorReport::from_kind(ErrorKind::NotFound), 404);
+        assert!(page.contains("&lt;App&gt;") && !page.contains("<App>"));
+    }
+
+    #[test]
+    fn successes_pass_through_untouched() {
+        let renderer = ErrorRenderer::new(true, "x");
+        let response = Response::new(Body::empty());
+        let rendered = renderer.render(response, false);
+        assert_eq!(rendered.status(), http::StatusCode::OK);
+        assert!(rendered.headers().get(CONTENT_TYPE).is_none());
+    }
+}

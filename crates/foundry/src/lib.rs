@@ -44,6 +44,21 @@ pub use foundry_http as http;
 pub use foundry_http::{MiddlewareRegistry, RouteInfo, Routes};
 pub use kernel::{BootError, Kernel};
 
+/// The guides in `docs/`, compiled as doctests so their examples cannot drift.
+#[cfg(doctest)]
+mod guides {
+    #[doc = include_str!("../../../docs/kernel.md")]
+    struct Kernel;
+    #[doc = include_str!("../../../docs/configuration.md")]
+    struct Configuration;
+    #[doc = include_str!("../../../docs/errors.md")]
+    struct Errors;
+    #[doc = include_str!("../../../docs/cli.md")]
+    struct Cli;
+    #[doc = include_str!("../../../docs/http.md")]
+    struct Http;
+}
+
 /// The framework's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -19,7 +19,12 @@ impl App for Blog {
             .name("welcome")
             .group(
                 |g| g.prefix("/api").name("api.").middleware("api"),
-                |api| api.get("/status", status).name("status"),
+                |api| {
+                    api.get("/status", status)
+                        .name("status")
+                        .get("/hello", hello)
+                        .name("hello")
+                },
             )
             .group(
                 |g| g.prefix("/_demo").name("demo.").middleware("api"),
@@ -79,6 +84,11 @@ async fn status(State(ctx): State<AppContext>) -> Json<serde_json::Value> {
         "environment": config.environment(),
         "framework": format!("RustForge {}", foundry::VERSION),
     }))
+}
+
+/// The JSON hello the kernel benchmark compares with bare axum.
+async fn hello() -> Json<serde_json::Value> {
+    Json(json!({ "message": "Hello, World!" }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Kernel benchmark: startup time and idle RSS of the blog, and JSON hello throughput through
+# the RustForge kernel vs bare axum, interleaved in the same run.
+#
+# Prints one `RESULT <metric> <value> <unit>` line per figure. Servers are pinned to core 0
+# and the load generator to core 1, so requests/s on one server core measure CPU per request.
+#
+#   bench/kernel.sh              # 3 rounds of 5 s each
+#   ROUNDS=5 DURATION=10 bench/kernel.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rustforge/target}"
+ROUNDS="${ROUNDS:-3}"
+DURATION="${DURATION:-5}"
+CONNECTIONS="${CONNECTIONS:-64}"
+BLOG_PORT=18080
+BASE_PORT=18081
+
+command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y wrk >/dev/null; }
+
+cargo build --release --quiet -p blog -p axum-baseline
+BLOG="$CARGO_TARGET_DIR/release/blog"
+BASE="$CARGO_TARGET_DIR/release/axum-baseline"
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+export FOUNDRY_ENV=production FOUNDRY_APP__KEY="$("$BLOG" key:generate --show)" RUST_LOG=warn
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+
+# Time from exec to the first successful response, measured by a poller that starts the process.
+startup_ms() {
+  python3 - "$BLOG" "$BLOG_PORT" <<'PY'
+import socket, subprocess, sys, time
+binary, port = sys.argv[1], int(sys.argv[2])
+start = time.perf_counter()
+proc = subprocess.Popen(["taskset", "-c", "0", binary, "serve", "--port", str(port)],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+request = b"GET /api/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+while True:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(request)
+            if s.recv(16).startswith(b"HTTP/1.1 200"):
+                break
+    except OSError:
+        time.sleep(0.0005)
+    if time.perf_counter() - start > 10:
+        proc.kill(); sys.exit("the blog did not answer within 10 s")
+elapsed = (time.perf_counter() - start) * 1000
+proc.terminate(); proc.wait()
+print(f"{elapsed:.1f}")
+PY
+}
+
+samples=()
+for _ in 1 2 3 4 5; do samples+=("$(startup_ms)"); done
+printf 'RESULT blog_startup_to_first_response_ms %s ms\n' "$(printf '%s\n' "${samples[@]}" | median)"
+
+taskset -c 0 "$BLOG" serve --port "$BLOG_PORT" >/dev/null 2>&1 & pids+=($!); blog_pid=$!
+taskset -c 0 "$BASE" hello "$BASE_PORT" >/dev/null 2>&1 & pids+=($!); base_pid=$!
+for port in $BLOG_PORT $BASE_PORT; do
+  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/api/hello" >/dev/null && break; sleep 0.05; done
+done
+diff <(curl -s "http://127.0.0.1:$BLOG_PORT/api/hello") <(curl -s "http://127.0.0.1:$BASE_PORT/api/hello") \
+  || { echo "error: the two servers answer differently" >&2; exit 1; }
+sleep 1
+printf 'RESULT blog_idle_rss_mb %s MB\n' "$(awk -v kb="$(rss_kb $blog_pid)" 'BEGIN {printf "%.1f", kb/1024}')"
+printf 'RESULT baseline_idle_rss_mb %s MB\n' "$(awk -v kb="$(rss_kb $base_pid)" 'BEGIN {printf "%.1f", kb/1024}')"
+
+rps() { # port
+  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$1/api/hello" \
+    | awk '/^Requests\/sec/ {print $2}'
+}
+blog_runs=(); base_runs=()
+for round in $(seq 1 "$ROUNDS"); do
+  # Alternate which server goes first so drift in machine load hits both equally.
+  if (( round % 2 )); then
+    base_runs+=("$(rps $BASE_PORT)"); blog_runs+=("$(rps $BLOG_PORT)")
+  else
+    blog_runs+=("$(rps $BLOG_PORT)"); base_runs+=("$(rps $BASE_PORT)")
+  fi
+done
+blog_rps=$(printf '%s\n' "${blog_runs[@]}" | median)
+base_rps=$(printf '%s\n' "${base_runs[@]}" | median)
+printf 'RESULT kernel_json_hello_rps %.0f req/s\n' "$blog_rps"
+printf 'RESULT baseline_json_hello_rps %.0f req/s\n' "$base_rps"
+awk -v a="$blog_rps" -v b="$base_rps" 'BEGIN {printf "RESULT kernel_json_hello_ratio %.3f x\n", a/b}'
+# One server core saturated: CPU per request is 1/rps, so the difference is what the kernel adds.
+awk -v a="$blog_rps" -v b="$base_rps" 'BEGIN {printf "RESULT kernel_overhead_us %.2f us\n", (1/a - 1/b) * 1e6}'
+printf 'RESULT blog_peak_rss_mb %s MB\n' "$(awk -v kb="$(hwm_kb $blog_pid)" 'BEGIN {printf "%.1f", kb/1024}')"
+printf 'RESULT baseline_peak_rss_mb %s MB\n' "$(awk -v kb="$(hwm_kb $base_pid)" 'BEGIN {printf "%.1f", kb/1024}')"
