@@ -173,6 +173,31 @@ impl Db {
                         Box::pin(async move { crate::exec::execute_on_pg_conn(conn, sql).await })
                     });
                 }
+                // One direct connection first: the pool retries failed connects until its
+                // acquire timeout, which would turn "connection refused" or "database does not
+                // exist" into a vague timeout.
+                let probe =
+                    tokio::time::timeout(connect_timeout, sqlx::ConnectOptions::connect(&options))
+                        .await;
+                let reason = match probe {
+                    Ok(Ok(conn)) => {
+                        let _ = sqlx::Connection::close(conn).await;
+                        None
+                    }
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(_) => Some(format!(
+                        "timed out after {}s; is the server running and reachable? (connect_timeout_secs)",
+                        connect_timeout.as_secs()
+                    )),
+                };
+                if let Some(reason) = reason {
+                    return Err(DbError::Connect {
+                        backend: "PostgreSQL",
+                        host,
+                        database,
+                        reason,
+                    });
+                }
                 let pool = pool_options.connect_lazy_with(options);
                 (
                     Pool::Postgres(pool),

@@ -10,15 +10,20 @@ mod config;
 mod connection;
 mod error;
 mod exec;
+mod naming;
 mod raw;
 mod row;
 mod transaction;
 
+pub mod migrate;
 pub mod query;
+pub mod schema;
 
 pub use config::{ConnectionConfig, DEFAULT_CONNECTION, DatabaseConfig};
 pub use connection::{Backend, Db, DbManager, Pool};
 pub use error::{DbError, DbResult};
+pub use migrate::{Migration, Migrator};
+pub use naming::{plural, snake_case, table_name};
 pub use query::{Query, Value};
 pub use row::{DbDecode, FromDbRow, PgDecode, Record, Row, SqliteDecode};
 pub use transaction::{IsolationLevel, TransactionOptions};

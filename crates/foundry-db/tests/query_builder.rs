@@ -610,11 +610,17 @@ async fn bad_urls_are_clear_errors() {
             .contains("unsupported database URL scheme `mysql`"),
         "{err}"
     );
+    let started = Instant::now();
     let err = Db::connect("postgres://postgres@127.0.0.1:1/blog")
         .await
         .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("127.0.0.1:1") && msg.contains("blog"), "{msg}");
+    assert!(
+        !msg.contains("timed out"),
+        "a refused connection says so at once: {msg}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test]
@@ -629,6 +635,22 @@ async fn unreachable_server_times_out_naming_host_and_database() {
     let msg = err.to_string();
     assert!(
         msg.contains("10.255.255.1:5432") && msg.contains("blog_prod"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn missing_postgres_database_names_it() {
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+    let err = Db::connect(&format!("{base}/no_such_database_here"))
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("no_such_database_here") && msg.contains("does not exist"),
         "{msg}"
     );
 }
