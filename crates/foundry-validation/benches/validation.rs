@@ -1,0 +1,2 @@
+//! Validation benchmarks (filled in below).
+fn main() {}

@@ -1,0 +1,49 @@
+//! RustForge validation: Laravel's rule strings, messages and semantics over JSON data.
+//!
+//! ```
+//! use foundry_validation::Validator;
+//! use serde_json::json;
+//!
+//! let data = json!({"name": "Ada", "email": "ada@example.com", "age": "17"});
+//! let mut v = Validator::new(data, [
+//!     ("name", "required|string|max:255"),
+//!     ("email", "required|email"),
+//!     ("age", "required|integer|min:18"),
+//! ]).unwrap();
+//! assert!(v.fails());
+//! assert_eq!(v.errors().first("age"), Some("The age field must be at least 18."));
+//! ```
+//!
+//! Design notes:
+//! - Rules are parsed once, when the validator is built; a malformed rule is a [`RuleError`]
+//!   (a developer error naming the rule text), never a panic and never a 422.
+//! - One rule engine serves both validators: the sync [`Validator`] polls it once (it refuses
+//!   rules that could wait), the [`AsyncValidator`] awaits database and async custom rules.
+//! - Messages come from language lines (`en` is Laravel's English word for word, `de` ships
+//!   too) through Laravel's lookup order; see [`Translator`].
+
+mod checks;
+mod custom;
+mod date;
+mod error;
+mod file;
+// mod http;
+mod messages;
+mod password;
+mod path;
+mod presence;
+mod rule;
+mod validator;
+mod value;
+
+pub use custom::{AsyncValidationRule, BoxFuture, RuleContext, ValidationRule};
+pub use error::{RuleError, ValidationErrors};
+pub use file::UploadedFile;
+// pub use http::{FormRequest, RequestContext, Validated, ValidationRejection, ValidationResponder};
+pub use messages::{LangError, Translator, default_translator};
+pub use password::Password;
+pub use presence::{
+    DbRule, InMemoryPresenceVerifier, PresenceError, PresenceQuery, PresenceVerifier, Where,
+};
+pub use rule::{IntoRules, Name, Rule, parse_rules};
+pub use validator::{AsyncValidationError, AsyncValidator, Validator};

@@ -1,0 +1,1805 @@
+//! The validator: runs rules over JSON data the way Laravel's `Validator` does.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use chrono::NaiveDateTime;
+use serde_json::{Map, Value};
+
+use crate::checks;
+use crate::custom::RuleContext;
+use crate::date;
+use crate::error::{RuleError, ValidationErrors};
+use crate::file::{self, UploadedFile};
+use crate::messages::{Translator, default_translator, replace};
+use crate::path::{self, split};
+use crate::presence::{DbRule, PresenceError, PresenceQuery, PresenceVerifier};
+use crate::rule::{Builtin, IntoRules, Kind, Name, Rule};
+use crate::value::{
+    self, as_f64, char_len, is_blank_string, is_filled, is_numeric, loose_eq, to_php_string,
+};
+
+type AfterHook = Arc<dyn Fn(&Value, &mut ValidationErrors) + Send + Sync>;
+
+pub(crate) struct Field {
+    pub(crate) pattern: String,
+    segments: Vec<String>,
+    wildcard: bool,
+    rules: Vec<Rule>,
+    bail: bool,
+    sometimes: bool,
+    nullable: bool,
+    numeric: bool,
+    array: bool,
+    date_formats: Option<usize>,
+}
+
+impl Field {
+    fn new(pattern: String, rules: Vec<Rule>) -> Self {
+        let segments = split(&pattern);
+        let wildcard = segments.iter().any(|s| s == "*");
+        let has = |n: Name| rules.iter().any(|r| r.builtin_name() == Some(n));
+        let date_formats = rules
+            .iter()
+            .position(|r| r.builtin_name() == Some(Name::DateFormat));
+        Self {
+            bail: has(Name::Bail),
+            sometimes: has(Name::Sometimes),
+            nullable: has(Name::Nullable),
+            numeric: rules
+                .iter()
+                .any(|r| r.builtin_name().is_some_and(Name::is_numeric_kind)),
+            array: has(Name::Array) || has(Name::List),
+            date_formats,
+            pattern,
+            segments,
+            wildcard,
+            rules,
+        }
+    }
+}
+
+/// The value under validation.
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    Missing,
+    Json(&'a Value),
+    File(&'a UploadedFile),
+}
+
+impl<'a> Input<'a> {
+    fn json(self) -> Option<&'a Value> {
+        match self {
+            Input::Json(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn present(self) -> bool {
+        !matches!(self, Input::Missing)
+    }
+}
+
+struct Ctx<'a> {
+    field: &'a Field,
+    key: &'a [String],
+    key_str: &'a str,
+    wild: Vec<&'a str>,
+}
+
+enum Failure {
+    Rule {
+        key: String,
+        size: Option<&'static str>,
+        repl: Vec<(&'static str, String)>,
+    },
+    Message(String),
+    Exclude,
+}
+
+#[derive(Default)]
+struct RunState {
+    errors: ValidationErrors,
+    implicit_failed: HashSet<String>,
+    excluded: Vec<Vec<String>>,
+}
+
+pub(crate) struct Core {
+    data: Value,
+    fields: Vec<Field>,
+    files: HashMap<String, UploadedFile>,
+    messages: Vec<(String, String)>,
+    attributes: HashMap<String, String>,
+    translator: Arc<Translator>,
+    locale: String,
+    stop_on_first_failure: bool,
+    now: Option<NaiveDateTime>,
+    after: Vec<AfterHook>,
+    outcome: Option<(ValidationErrors, Vec<Vec<String>>)>,
+}
+
+impl Core {
+    fn new<I, K, R>(data: Value, rules: I) -> Result<Self, RuleError>
+    where
+        I: IntoIterator<Item = (K, R)>,
+        K: Into<String>,
+        R: IntoRules,
+    {
+        let mut fields: Vec<Field> = Vec::new();
+        for (pattern, r) in rules {
+            let pattern = pattern.into();
+            let parsed = r.into_rules().map_err(|e| e.with_field(&pattern))?;
+            // The same field given twice: merge, like Laravel's array of rules.
+            if let Some(existing) = fields.iter_mut().find(|f| f.pattern == pattern) {
+                let mut all = std::mem::take(&mut existing.rules);
+                all.extend(parsed);
+                *existing = Field::new(pattern, all);
+            } else {
+                fields.push(Field::new(pattern, parsed));
+            }
+        }
+        Ok(Self {
+            data,
+            fields,
+            files: HashMap::new(),
+            messages: Vec::new(),
+            attributes: HashMap::new(),
+            translator: default_translator(),
+            locale: "en".to_owned(),
+            stop_on_first_failure: false,
+            now: None,
+            after: Vec::new(),
+            outcome: None,
+        })
+    }
+
+    fn first_async_rule(&self) -> Option<(&str, String)> {
+        self.fields.iter().find_map(|f| {
+            f.rules
+                .iter()
+                .find(|r| r.is_async())
+                .map(|r| (f.pattern.as_str(), r.to_string()))
+        })
+    }
+
+    fn now(&self) -> NaiveDateTime {
+        self.now.unwrap_or_else(|| chrono::Utc::now().naive_utc())
+    }
+
+    fn add_file(&mut self, key: &str, file: UploadedFile) {
+        let segments = split(key);
+        if path::get(&self.data, &segments).is_none() {
+            path::set(&mut self.data, &segments, Value::Null);
+        }
+        self.files.insert(path::join(&segments), file);
+        self.outcome = None;
+    }
+
+    fn lookup(&self, key: &[String], key_str: &str) -> Input<'_> {
+        if !self.files.is_empty()
+            && let Some(f) = self.files.get(key_str)
+        {
+            return Input::File(f);
+        }
+        match path::get(&self.data, key) {
+            Some(v) => Input::Json(v),
+            None => Input::Missing,
+        }
+    }
+
+    async fn run(
+        &self,
+        verifier: Option<&dyn PresenceVerifier>,
+    ) -> Result<RunState, PresenceError> {
+        let mut state = RunState::default();
+        'fields: for field in &self.fields {
+            let keys = if field.wildcard {
+                path::expand(&self.data, &field.segments)
+            } else {
+                vec![field.segments.clone()]
+            };
+            for key in &keys {
+                let key_str = path::join(key);
+                if is_excluded(&state.excluded, key) {
+                    continue;
+                }
+                if self.stop_on_first_failure && !state.errors.is_empty() {
+                    break 'fields;
+                }
+                let wild = field
+                    .segments
+                    .iter()
+                    .zip(key.iter())
+                    .filter(|(p, _)| *p == "*")
+                    .map(|(_, k)| k.as_str())
+                    .collect();
+                let ctx = Ctx {
+                    field,
+                    key,
+                    key_str: &key_str,
+                    wild,
+                };
+                for rule in &field.rules {
+                    self.validate_attribute(&ctx, rule, &mut state, verifier)
+                        .await?;
+                    if is_excluded(&state.excluded, key) {
+                        break;
+                    }
+                    if field.bail && state.errors.has(&key_str) {
+                        break;
+                    }
+                    if state.implicit_failed.contains(&key_str) {
+                        break;
+                    }
+                }
+            }
+        }
+        for hook in &self.after {
+            hook(&self.data, &mut state.errors);
+        }
+        Ok(state)
+    }
+
+    async fn validate_attribute(
+        &self,
+        ctx: &Ctx<'_>,
+        rule: &Rule,
+        state: &mut RunState,
+        verifier: Option<&dyn PresenceVerifier>,
+    ) -> Result<(), PresenceError> {
+        let name = rule.builtin_name();
+        if matches!(name, Some(Name::Bail | Name::Sometimes | Name::Nullable)) {
+            return Ok(());
+        }
+        let input = self.lookup(ctx.key, ctx.key_str);
+        let implicit = rule.is_implicit();
+        let exclude = name.is_some_and(Name::is_exclude);
+        if !exclude {
+            let present_or_implicit = match input {
+                Input::Json(v) if is_blank_string(v) => implicit,
+                Input::Missing => implicit,
+                _ => true,
+            };
+            if !present_or_implicit
+                || (ctx.field.sometimes && !input.present())
+                || (ctx.field.nullable && !implicit && matches!(input, Input::Json(Value::Null)))
+                || (matches!(rule.kind, Kind::Db(..)) && state.errors.has(ctx.key_str))
+            {
+                return Ok(());
+            }
+        }
+        let failures = match &rule.kind {
+            Kind::Builtin(b) => self.check(ctx, b, input),
+            Kind::Password(p) => self.check_password(ctx, p, input),
+            Kind::Custom(r) => {
+                let null = Value::Null;
+                let value = input.json().unwrap_or(&null);
+                match r.validate(
+                    value,
+                    &RuleContext {
+                        attribute: ctx.key_str,
+                        data: &self.data,
+                    },
+                ) {
+                    Ok(()) => Vec::new(),
+                    Err(message) => vec![Failure::Message(message)],
+                }
+            }
+            Kind::AsyncCustom(r) => {
+                let null = Value::Null;
+                let value = input.json().unwrap_or(&null);
+                match r
+                    .validate(
+                        value,
+                        RuleContext {
+                            attribute: ctx.key_str,
+                            data: &self.data,
+                        },
+                    )
+                    .await
+                {
+                    Ok(()) => Vec::new(),
+                    Err(message) => vec![Failure::Message(message)],
+                }
+            }
+            Kind::Db(n, db) => {
+                let Some(verifier) = verifier else {
+                    return Err(PresenceError {
+                        table: db.table.clone(),
+                        message: "no presence verifier was given to the validator (call `presence_verifier`)".to_owned(),
+                    });
+                };
+                if self.check_db(ctx, *n, db, input, verifier).await? {
+                    Vec::new()
+                } else {
+                    vec![Failure::Rule {
+                        key: n.as_str().to_owned(),
+                        size: None,
+                        repl: Vec::new(),
+                    }]
+                }
+            }
+        };
+        for failure in failures {
+            let message = match failure {
+                Failure::Exclude => {
+                    state.excluded.push(ctx.key.to_vec());
+                    continue;
+                }
+                Failure::Message(m) => {
+                    let mut pairs = self.base_pairs(ctx, input);
+                    pairs.retain(|(k, _)| *k != "value");
+                    replace(&m, &pairs)
+                }
+                Failure::Rule { key, size, repl } => self.message(ctx, &key, size, repl, input),
+            };
+            state.errors.add(ctx.key_str, message);
+            if implicit {
+                state.implicit_failed.insert(ctx.key_str.to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    // ---- helpers over other fields -------------------------------------------------------
+
+    /// Another field named in a parameter; `*` takes this attribute's wildcard positions.
+    fn other_segments(&self, ctx: &Ctx<'_>, param: &str) -> Vec<String> {
+        let mut segments = split(param);
+        if ctx.field.wildcard {
+            let mut wild = ctx.wild.iter();
+            for s in &mut segments {
+                if s == "*"
+                    && let Some(w) = wild.next()
+                {
+                    (*w).clone_into(s);
+                }
+            }
+        }
+        segments
+    }
+
+    fn other<'s>(&'s self, ctx: &Ctx<'_>, param: &str) -> Input<'s> {
+        let segments = self.other_segments(ctx, param);
+        let key = path::join(&segments);
+        self.lookup(&segments, &key)
+    }
+
+    fn other_value<'s>(&'s self, ctx: &Ctx<'_>, param: &str) -> Option<&'s Value> {
+        self.other(ctx, param).json()
+    }
+
+    fn other_filled(&self, ctx: &Ctx<'_>, param: &str) -> bool {
+        match self.other(ctx, param) {
+            Input::Missing => false,
+            Input::File(_) => true,
+            Input::Json(v) => is_filled(v),
+        }
+    }
+
+    /// Laravel's `required_if` comparison: booleans and null compare strictly against
+    /// `true`/`false`/`null`, everything else loosely.
+    fn other_matches(&self, ctx: &Ctx<'_>, params: &[String]) -> bool {
+        let other = self.other_value(ctx, &params[0]).unwrap_or(&Value::Null);
+        let values = &params[1..];
+        match other {
+            Value::Bool(b) => values
+                .iter()
+                .any(|v| v == if *b { "true" } else { "false" }),
+            Value::Null => values.iter().any(|v| v == "null"),
+            o => values
+                .iter()
+                .any(|v| loose_eq(o, &Value::String(v.clone()))),
+        }
+    }
+
+    fn is_accepted(v: Option<&Value>) -> bool {
+        match v {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Number(n)) => n.as_f64() == Some(1.0),
+            Some(Value::String(s)) => matches!(s.as_str(), "yes" | "on" | "1" | "true"),
+            _ => false,
+        }
+    }
+
+    fn is_declined(v: Option<&Value>) -> bool {
+        match v {
+            Some(Value::Bool(b)) => !*b,
+            Some(Value::Number(n)) => n.as_f64() == Some(0.0),
+            Some(Value::String(s)) => matches!(s.as_str(), "no" | "off" | "0" | "false"),
+            _ => false,
+        }
+    }
+
+    fn size(&self, field: &Field, input: Input<'_>, numeric: bool) -> f64 {
+        match input {
+            Input::Missing => 0.0,
+            Input::File(f) => f.size_kb(),
+            Input::Json(v) => {
+                if numeric && is_numeric(v) {
+                    return as_f64(v).unwrap_or(0.0);
+                }
+                let _ = field;
+                match v {
+                    Value::Array(a) => a.len() as f64,
+                    Value::Object(o) => o.len() as f64,
+                    Value::String(s) => char_len(s) as f64,
+                    other => to_php_string(other).map_or(0.0, |s| char_len(&s) as f64),
+                }
+            }
+        }
+    }
+
+    fn size_type(field: &Field, input: Input<'_>, numeric: bool) -> &'static str {
+        if numeric {
+            "numeric"
+        } else if field.array {
+            "array"
+        } else if matches!(input, Input::File(_)) {
+            "file"
+        } else {
+            "string"
+        }
+    }
+
+    fn fail(key: Name, repl: Vec<(&'static str, String)>) -> Vec<Failure> {
+        vec![Failure::Rule {
+            key: key.as_str().to_owned(),
+            size: None,
+            repl,
+        }]
+    }
+
+    fn fail_size(key: Name, ty: &'static str, repl: Vec<(&'static str, String)>) -> Vec<Failure> {
+        vec![Failure::Rule {
+            key: key.as_str().to_owned(),
+            size: Some(ty),
+            repl,
+        }]
+    }
+
+    fn attr_list(&self, ctx: &Ctx<'_>, params: &[String], sep: &str) -> String {
+        params
+            .iter()
+            .map(|p| self.display_attribute_of(&path::join(&self.other_segments(ctx, p)), p))
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+
+    fn values_list(&self, ctx: &Ctx<'_>, params: &[String]) -> String {
+        params
+            .iter()
+            .map(|p| self.display_value(&ctx.field.pattern, &Value::String(p.clone())))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn other_repl(&self, ctx: &Ctx<'_>, params: &[String]) -> Vec<(&'static str, String)> {
+        let other_key = path::join(&self.other_segments(ctx, &params[0]));
+        let other = self
+            .other_value(ctx, &params[0])
+            .cloned()
+            .unwrap_or(Value::Null);
+        vec![
+            ("other", self.display_attribute_of(&other_key, &params[0])),
+            ("value", self.display_value(&params[0], &other)),
+        ]
+    }
+
+    // ---- the built-in rules --------------------------------------------------------------
+
+    #[allow(clippy::too_many_lines)]
+    fn check(&self, ctx: &Ctx<'_>, b: &Builtin, input: Input<'_>) -> Vec<Failure> {
+        use Name::*;
+        let p = &b.params;
+        let v = input.json();
+        let field = ctx.field;
+        let pass = Vec::new;
+        let ok = |cond: bool, repl: Vec<(&'static str, std::string::String)>| {
+            if cond {
+                Vec::new()
+            } else {
+                Self::fail(b.name, repl)
+            }
+        };
+        let string = || {
+            v.and_then(|v| match v {
+                Value::String(s) => Some(s.as_str()),
+                _ => None,
+            })
+        };
+        let scalar = || {
+            v.and_then(|v| match v {
+                Value::String(_) | Value::Number(_) => to_php_string(v),
+                _ => None,
+            })
+        };
+        match b.name {
+            Bail | Sometimes | Nullable | Password | Unique | Exists => pass(),
+            Required => ok(
+                match input {
+                    Input::Missing => false,
+                    Input::File(_) => true,
+                    Input::Json(v) => is_filled(v),
+                },
+                vec![],
+            ),
+            Filled => ok(
+                match input {
+                    Input::Missing => true,
+                    Input::File(_) => true,
+                    Input::Json(v) => is_filled(v),
+                },
+                vec![],
+            ),
+            Present => ok(input.present(), vec![]),
+            Missing => ok(!input.present(), vec![]),
+            Prohibited => ok(!Self::filled_input(input), vec![]),
+            RequiredIf => {
+                if self.other_matches(ctx, p) {
+                    ok(Self::filled_input(input), self.other_repl(ctx, p))
+                } else {
+                    pass()
+                }
+            }
+            RequiredUnless => {
+                if self.other_matches(ctx, p) {
+                    pass()
+                } else {
+                    let other = path::join(&self.other_segments(ctx, &p[0]));
+                    ok(
+                        Self::filled_input(input),
+                        vec![
+                            ("other", self.display_attribute_of(&other, &p[0])),
+                            ("values", self.values_list_for(&p[0], &p[1..])),
+                        ],
+                    )
+                }
+            }
+            RequiredIfAccepted | RequiredIfDeclined => {
+                let other = self.other_value(ctx, &p[0]);
+                let trigger = if b.name == RequiredIfAccepted {
+                    Self::is_accepted(other)
+                } else {
+                    Self::is_declined(other)
+                };
+                if trigger {
+                    ok(
+                        Self::filled_input(input),
+                        vec![("other", self.display_attr_param(ctx, &p[0]))],
+                    )
+                } else {
+                    pass()
+                }
+            }
+            RequiredWith | RequiredWithAll | RequiredWithout | RequiredWithoutAll => {
+                let filled: Vec<bool> = p.iter().map(|o| self.other_filled(ctx, o)).collect();
+                let required = match b.name {
+                    RequiredWith => filled.iter().any(|f| *f),
+                    RequiredWithAll => filled.iter().all(|f| *f),
+                    RequiredWithout => filled.iter().any(|f| !*f),
+                    _ => filled.iter().all(|f| !*f),
+                };
+                if required {
+                    ok(
+                        Self::filled_input(input),
+                        vec![("values", self.attr_list(ctx, p, " / "))],
+                    )
+                } else {
+                    pass()
+                }
+            }
+            PresentIf | MissingIf | ProhibitedIf => {
+                if !self.other_matches(ctx, p) {
+                    return pass();
+                }
+                let cond = match b.name {
+                    PresentIf => input.present(),
+                    MissingIf => !input.present(),
+                    _ => !Self::filled_input(input),
+                };
+                ok(cond, self.other_repl(ctx, p))
+            }
+            PresentUnless | MissingUnless => {
+                if self.other_matches(ctx, p) {
+                    return pass();
+                }
+                let cond = if b.name == PresentUnless {
+                    input.present()
+                } else {
+                    !input.present()
+                };
+                ok(
+                    cond,
+                    vec![
+                        ("other", self.display_attr_param(ctx, &p[0])),
+                        ("value", p[1].clone()),
+                    ],
+                )
+            }
+            ProhibitedUnless => {
+                if self.other_matches(ctx, p) {
+                    return pass();
+                }
+                ok(
+                    !Self::filled_input(input),
+                    vec![
+                        ("other", self.display_attr_param(ctx, &p[0])),
+                        ("values", self.values_list_for(&p[0], &p[1..])),
+                    ],
+                )
+            }
+            ProhibitedIfAccepted | ProhibitedIfDeclined => {
+                let other = self.other_value(ctx, &p[0]);
+                let trigger = if b.name == ProhibitedIfAccepted {
+                    Self::is_accepted(other)
+                } else {
+                    Self::is_declined(other)
+                };
+                if trigger {
+                    ok(
+                        !Self::filled_input(input),
+                        vec![("other", self.display_attr_param(ctx, &p[0]))],
+                    )
+                } else {
+                    pass()
+                }
+            }
+            Prohibits => {
+                if !Self::filled_input(input) {
+                    return pass();
+                }
+                ok(
+                    !p.iter().any(|o| self.other_filled(ctx, o)),
+                    vec![("other", self.attr_list(ctx, p, " / "))],
+                )
+            }
+            PresentWith | PresentWithAll | MissingWith | MissingWithAll => {
+                let present: Vec<bool> = p.iter().map(|o| self.other(ctx, o).present()).collect();
+                let trigger = if matches!(b.name, PresentWith | MissingWith) {
+                    present.iter().any(|x| *x)
+                } else {
+                    present.iter().all(|x| *x)
+                };
+                if !trigger {
+                    return pass();
+                }
+                let cond = if matches!(b.name, PresentWith | PresentWithAll) {
+                    input.present()
+                } else {
+                    !input.present()
+                };
+                ok(cond, vec![("values", self.attr_list(ctx, p, " / "))])
+            }
+            Exclude => vec![Failure::Exclude],
+            ExcludeIf => {
+                if self.other_matches(ctx, p) {
+                    vec![Failure::Exclude]
+                } else {
+                    pass()
+                }
+            }
+            ExcludeUnless => {
+                if self.other_matches(ctx, p) {
+                    pass()
+                } else {
+                    vec![Failure::Exclude]
+                }
+            }
+            ExcludeWith => {
+                if self.other(ctx, &p[0]).present() {
+                    vec![Failure::Exclude]
+                } else {
+                    pass()
+                }
+            }
+            ExcludeWithout => {
+                if self.other(ctx, &p[0]).present() {
+                    pass()
+                } else {
+                    vec![Failure::Exclude]
+                }
+            }
+            Accepted => ok(Self::is_accepted(v), vec![]),
+            Declined => ok(Self::is_declined(v), vec![]),
+            AcceptedIf | DeclinedIf => {
+                if !self.other_matches(ctx, p) {
+                    return pass();
+                }
+                let cond = if b.name == AcceptedIf {
+                    Self::is_accepted(v)
+                } else {
+                    Self::is_declined(v)
+                };
+                ok(cond, self.other_repl(ctx, p))
+            }
+            Boolean => {
+                let strict = p.first().is_some_and(|s| s == "strict");
+                ok(
+                    match v {
+                        Some(Value::Bool(_)) => true,
+                        Some(Value::Number(n)) if !strict => {
+                            matches!(n.as_f64(), Some(f) if f == 0.0 || f == 1.0) && !n.is_f64()
+                        }
+                        Some(Value::String(s)) if !strict => s == "0" || s == "1",
+                        _ => false,
+                    },
+                    vec![],
+                )
+            }
+            String => ok(string().is_some(), vec![]),
+            Integer => {
+                let strict = p.first().is_some_and(|s| s == "strict");
+                ok(
+                    match v {
+                        Some(Value::Number(n)) => {
+                            n.is_i64()
+                                || n.is_u64()
+                                || (!strict
+                                    && n.as_f64()
+                                        .is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.2e18))
+                        }
+                        Some(Value::String(s)) if !strict => php_int(s),
+                        Some(Value::Bool(true)) => !strict,
+                        _ => false,
+                    },
+                    vec![],
+                )
+            }
+            Numeric => {
+                let strict = p.first().is_some_and(|s| s == "strict");
+                ok(
+                    matches!(v, Some(Value::Number(_))) || (!strict && v.is_some_and(is_numeric)),
+                    vec![],
+                )
+            }
+            Decimal => {
+                let Some(s) = v.filter(|v| is_numeric(v)).and_then(to_php_string) else {
+                    return Self::fail(Decimal, self.decimal_repl(p));
+                };
+                let places = s.trim().split_once('.').map_or(0, |(_, f)| f.len()) as f64;
+                let cond = if p.len() == 2 {
+                    places >= b.nums[0] && places <= b.nums[1]
+                } else {
+                    places == b.nums[0]
+                };
+                ok(cond, self.decimal_repl(p))
+            }
+            Array => {
+                let cond = match v {
+                    Some(Value::Array(a)) => {
+                        p.is_empty()
+                            || a.is_empty()
+                            || (0..a.len()).all(|i| p.contains(&i.to_string()))
+                    }
+                    Some(Value::Object(o)) => p.is_empty() || o.keys().all(|k| p.contains(k)),
+                    _ => false,
+                };
+                ok(cond, vec![])
+            }
+            List => ok(
+                matches!(v, Some(Value::Array(_)))
+                    || matches!(v, Some(Value::Object(o)) if o.is_empty()),
+                vec![],
+            ),
+            Size | Min | Max | Between => {
+                let numeric = field.numeric && v.is_some_and(is_numeric);
+                let size = self.size(field, input, field.numeric);
+                let ty = Self::size_type(field, input, field.numeric);
+                let (cond, repl) = match b.name {
+                    Size => (size == b.nums[0], vec![("size", p[0].clone())]),
+                    Min => (size >= b.nums[0], vec![("min", p[0].clone())]),
+                    Max => (size <= b.nums[0], vec![("max", p[0].clone())]),
+                    _ => (
+                        size >= b.nums[0] && size <= b.nums[1],
+                        vec![("min", p[0].clone()), ("max", p[1].clone())],
+                    ),
+                };
+                let _ = numeric;
+                if cond {
+                    pass()
+                } else {
+                    Self::fail_size(b.name, ty, repl)
+                }
+            }
+            Gt | Gte | Lt | Lte => self.check_compare(ctx, b, input),
+            Digits | DigitsBetween | MaxDigits | MinDigits => {
+                let Some(s) = scalar() else {
+                    return Self::fail(b.name, self.digits_repl(b));
+                };
+                let digits_only = !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+                let len = s.len() as f64;
+                let cond = digits_only
+                    && match b.name {
+                        Digits => len == b.nums[0],
+                        DigitsBetween => len >= b.nums[0] && len <= b.nums[1],
+                        MaxDigits => len <= b.nums[0],
+                        _ => len >= b.nums[0],
+                    };
+                ok(cond, self.digits_repl(b))
+            }
+            MultipleOf => {
+                let cond = match (
+                    v.and_then(value::Decimal::from_value),
+                    value::Decimal::parse(&p[0]),
+                ) {
+                    (Some(x), Some(m)) if v.is_some_and(is_numeric) => {
+                        x.is_multiple_of(m).unwrap_or(false)
+                    }
+                    _ => false,
+                };
+                ok(cond, vec![("value", p[0].clone())])
+            }
+            In | NotIn | Enum => {
+                let contains = |x: &Value| match to_php_string(x) {
+                    Some(s) => p.contains(&s),
+                    None => false,
+                };
+                let cond = match v {
+                    Some(Value::Array(items)) if field.array => {
+                        if b.name == NotIn {
+                            !items.iter().any(contains)
+                        } else {
+                            items.iter().all(contains)
+                        }
+                    }
+                    Some(Value::Array(_) | Value::Object(_)) => b.name == NotIn,
+                    Some(x) => contains(x) != (b.name == NotIn),
+                    None => b.name == NotIn,
+                };
+                ok(cond, vec![("values", self.values_list(ctx, p))])
+            }
+            Same | Different => {
+                let cond = if b.name == Same {
+                    v == self.other_value(ctx, &p[0])
+                } else {
+                    p.iter().all(|o| match self.other(ctx, o) {
+                        Input::Json(x) => Some(x) != v,
+                        _ => true,
+                    })
+                };
+                ok(
+                    cond,
+                    vec![(
+                        "other",
+                        self.attr_list(ctx, if b.name == Same { &p[..1] } else { p }, " / "),
+                    )],
+                )
+            }
+            Confirmed => {
+                let other = p
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| format!("{}_confirmation", ctx.key_str));
+                let other_val = path::get(&self.data, &split(&other));
+                ok(other_val.is_some() && other_val == v, vec![])
+            }
+            Alpha | AlphaDash | AlphaNum => {
+                let ascii = p.first().is_some_and(|s| s == "ascii");
+                let s = if b.name == Alpha {
+                    string().map(str::to_owned)
+                } else {
+                    scalar()
+                };
+                let cond = s.is_some_and(|s| match b.name {
+                    Alpha => checks::alpha(&s, ascii),
+                    AlphaDash => checks::alpha_dash(&s, ascii),
+                    _ => checks::alpha_num(&s, ascii),
+                });
+                ok(cond, vec![])
+            }
+            Ascii => ok(scalar().is_some_and(|s| s.is_ascii()), vec![]),
+            Lowercase => ok(scalar().is_some_and(|s| s.to_lowercase() == s), vec![]),
+            Uppercase => ok(scalar().is_some_and(|s| s.to_uppercase() == s), vec![]),
+            StartsWith | EndsWith | DoesntStartWith | DoesntEndWith => {
+                let s = v.and_then(to_php_string);
+                let hit = s.as_ref().is_some_and(|s| {
+                    p.iter().any(|q| {
+                        !q.is_empty()
+                            && if matches!(b.name, StartsWith | DoesntStartWith) {
+                                s.starts_with(q.as_str())
+                            } else {
+                                s.ends_with(q.as_str())
+                            }
+                    })
+                });
+                let cond = if matches!(b.name, StartsWith | EndsWith) {
+                    hit
+                } else {
+                    s.is_some() && !hit
+                };
+                ok(cond, vec![("values", p.join(", "))])
+            }
+            Contains | DoesntContain => {
+                let Some(Value::Array(items)) = v else {
+                    return if b.name == DoesntContain && matches!(v, Some(Value::Object(_))) {
+                        pass()
+                    } else {
+                        Self::fail(b.name, vec![("values", p.join(", "))])
+                    };
+                };
+                let has = |q: &std::string::String| {
+                    items.iter().any(|i| loose_eq(i, &Value::String(q.clone())))
+                };
+                let cond = if b.name == Contains {
+                    p.iter().all(has)
+                } else {
+                    !p.iter().any(has)
+                };
+                ok(cond, vec![("values", p.join(", "))])
+            }
+            Distinct => {
+                let Some(x) = v else { return pass() };
+                let strict = p.iter().any(|s| s == "strict");
+                let ignore_case = p.iter().any(|s| s == "ignore_case");
+                let dup = path::expand(&self.data, &field.segments)
+                    .iter()
+                    .filter(|k| k.as_slice() != ctx.key)
+                    .any(|k| {
+                        path::get(&self.data, k).is_some_and(|o| {
+                            if ignore_case {
+                                match (to_php_string(o), to_php_string(x)) {
+                                    (Some(a), Some(b)) => a.to_lowercase() == b.to_lowercase(),
+                                    _ => o == x,
+                                }
+                            } else if strict {
+                                o == x
+                            } else {
+                                loose_eq(o, x)
+                            }
+                        })
+                    });
+                ok(!dup, vec![])
+            }
+            InArray => {
+                let pattern = split(&p[0]);
+                let found = path::expand(&self.data, &pattern)
+                    .iter()
+                    .filter_map(|k| path::get(&self.data, k))
+                    .any(|o| v.is_some_and(|x| loose_eq(o, x)));
+                let shown = p[0].strip_suffix(".*").unwrap_or(&p[0]);
+                ok(
+                    found,
+                    vec![("other", self.display_attribute_of(shown, shown))],
+                )
+            }
+            InArrayKeys | RequiredArrayKeys => {
+                let Some(Value::Object(o)) = v else {
+                    return Self::fail(b.name, vec![("values", p.join(", "))]);
+                };
+                let cond = if b.name == InArrayKeys {
+                    p.iter().any(|k| o.contains_key(k))
+                } else {
+                    p.iter().all(|k| o.contains_key(k))
+                };
+                ok(cond, vec![("values", p.join(", "))])
+            }
+            Email => {
+                let strict = p.iter().any(|s| s == "filter" || s == "strict");
+                ok(string().is_some_and(|s| checks::email(s, strict)), vec![])
+            }
+            Url => ok(string().is_some_and(|s| checks::url(s, p)), vec![]),
+            Ip => ok(
+                string().is_some_and(|s| s.parse::<std::net::IpAddr>().is_ok()),
+                vec![],
+            ),
+            Ipv4 => ok(
+                string().is_some_and(|s| s.parse::<std::net::Ipv4Addr>().is_ok()),
+                vec![],
+            ),
+            Ipv6 => ok(
+                string().is_some_and(|s| s.parse::<std::net::Ipv6Addr>().is_ok()),
+                vec![],
+            ),
+            MacAddress => ok(string().is_some_and(checks::mac_address), vec![]),
+            Json => ok(
+                scalar().is_some_and(|s| serde_json::from_str::<serde::de::IgnoredAny>(&s).is_ok()),
+                vec![],
+            ),
+            Uuid => ok(
+                string()
+                    .is_some_and(|s| checks::uuid(s, p.first().map(std::string::String::as_str))),
+                vec![],
+            ),
+            Ulid => ok(string().is_some_and(checks::ulid), vec![]),
+            HexColor => ok(string().is_some_and(checks::hex_color), vec![]),
+            Timezone => ok(
+                string().is_some_and(|s| {
+                    checks::timezone(s, p.first().map(std::string::String::as_str))
+                }),
+                vec![],
+            ),
+            Regex | NotRegex => {
+                let Some(s) = scalar() else {
+                    return Self::fail(b.name, vec![]);
+                };
+                let hit = b.regex.as_ref().is_some_and(|r| r.is_match(&s));
+                ok(hit == (b.name == Regex), vec![])
+            }
+            Date => ok(
+                scalar().is_some_and(|s| date::parse(&s, self.now()).is_some()),
+                vec![],
+            ),
+            DateFormat => {
+                let s = string();
+                let cond = s.is_some_and(|s| {
+                    b.formats
+                        .iter()
+                        .any(|f| date::parse_with_format(f, s).is_some())
+                });
+                ok(cond, vec![("format", p.join(", "))])
+            }
+            After | AfterOrEqual | Before | BeforeOrEqual | DateEquals => {
+                let cond = self.compare_dates(ctx, b.name, v, &p[0]);
+                ok(cond, vec![("date", self.date_display(ctx, &p[0]))])
+            }
+            File => ok(matches!(input, Input::File(_)), vec![]),
+            Image => {
+                let allow_svg = p.first().is_some_and(|s| s == "allow_svg");
+                ok(
+                    matches!(input, Input::File(f) if file::is_image(f, allow_svg)),
+                    vec![],
+                )
+            }
+            Mimes => ok(
+                matches!(input, Input::File(f) if file::matches_mimes(f, p)),
+                vec![("values", p.join(", "))],
+            ),
+            Mimetypes => ok(
+                matches!(input, Input::File(f) if file::matches_mimetypes(f, p)),
+                vec![("values", p.join(", "))],
+            ),
+            Extensions => {
+                let cond = matches!(input, Input::File(f) if f.client_extension().is_some_and(|e| p.iter().any(|q| q.eq_ignore_ascii_case(&e))));
+                ok(cond, vec![("values", p.join(", "))])
+            }
+        }
+    }
+
+    fn filled_input(input: Input<'_>) -> bool {
+        match input {
+            Input::Missing => false,
+            Input::File(_) => true,
+            Input::Json(v) => is_filled(v),
+        }
+    }
+
+    fn decimal_repl(&self, p: &[String]) -> Vec<(&'static str, String)> {
+        let shown = if p.len() == 2 {
+            format!("{}-{}", p[0], p[1])
+        } else {
+            p[0].clone()
+        };
+        vec![("decimal", shown)]
+    }
+
+    fn digits_repl(&self, b: &Builtin) -> Vec<(&'static str, String)> {
+        let p = &b.params;
+        match b.name {
+            Name::Digits => vec![("digits", p[0].clone())],
+            Name::DigitsBetween => vec![("min", p[0].clone()), ("max", p[1].clone())],
+            Name::MaxDigits => vec![("max", p[0].clone())],
+            _ => vec![("min", p[0].clone())],
+        }
+    }
+
+    fn values_list_for(&self, attribute: &str, values: &[String]) -> String {
+        values
+            .iter()
+            .map(|p| self.display_value(attribute, &Value::String(p.clone())))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn display_attr_param(&self, ctx: &Ctx<'_>, param: &str) -> String {
+        let key = path::join(&self.other_segments(ctx, param));
+        self.display_attribute_of(&key, param)
+    }
+
+    fn check_compare(&self, ctx: &Ctx<'_>, b: &Builtin, input: Input<'_>) -> Vec<Failure> {
+        let field = ctx.field;
+        let param = &b.params[0];
+        let v = input.json();
+        let other = self.other(ctx, param);
+        // Laravel's `shouldBeNumeric`: a numeric value makes these rules numeric.
+        let value_numeric = v.is_some_and(is_numeric);
+        let numeric = field.numeric || value_numeric;
+        let ty = Self::size_type(field, input, numeric);
+        let cmp = |a: f64, c: f64| match b.name {
+            Name::Gt => a > c,
+            Name::Gte => a >= c,
+            Name::Lt => a < c,
+            _ => a <= c,
+        };
+        let param_numeric = value::is_numeric_str(param);
+        let (cond, shown) = match other {
+            Input::Missing | Input::Json(Value::Null) if param_numeric => {
+                let limit = param.trim().parse::<f64>().unwrap_or(f64::NAN);
+                (
+                    value_numeric && cmp(self.size(field, input, true), limit),
+                    param.clone(),
+                )
+            }
+            _ if param_numeric => (false, param.clone()),
+            Input::Missing => (
+                false,
+                self.display_value(&field.pattern, &Value::String(param.clone())),
+            ),
+            other => {
+                let other_size = self.size(field, other, numeric);
+                let shown = value::format_f64(other_size);
+                let same_type = match (input, other) {
+                    (Input::File(_), Input::File(_)) => true,
+                    (Input::Json(a), Input::Json(c)) => {
+                        (numeric && is_numeric(a) && is_numeric(c))
+                            || std::mem::discriminant(a) == std::mem::discriminant(c)
+                    }
+                    _ => false,
+                };
+                (
+                    same_type && cmp(self.size(field, input, numeric), other_size),
+                    shown,
+                )
+            }
+        };
+        if cond {
+            Vec::new()
+        } else {
+            Self::fail_size(b.name, ty, vec![("value", shown)])
+        }
+    }
+
+    fn parse_date(&self, ctx: &Ctx<'_>, s: &str) -> Option<NaiveDateTime> {
+        if let Some(i) = ctx.field.date_formats
+            && let Some(Kind::Builtin(b)) = ctx.field.rules.get(i).map(|r| &r.kind)
+            && let Some(d) = b.formats.iter().find_map(|f| date::parse_with_format(f, s))
+        {
+            return Some(d);
+        }
+        date::parse(s, self.now())
+    }
+
+    fn compare_dates(&self, ctx: &Ctx<'_>, name: Name, v: Option<&Value>, param: &str) -> bool {
+        let Some(s) = v
+            .filter(|v| matches!(v, Value::String(_) | Value::Number(_)))
+            .and_then(to_php_string)
+        else {
+            return false;
+        };
+        let Some(first) = self.parse_date(ctx, &s) else {
+            return false;
+        };
+        let second = date::parse(param, self.now()).or_else(|| {
+            let other = self.other_value(ctx, param)?;
+            self.parse_date(ctx, &to_php_string(other)?)
+        });
+        let Some(second) = second else { return false };
+        match name {
+            Name::After => first > second,
+            Name::AfterOrEqual => first >= second,
+            Name::Before => first < second,
+            Name::BeforeOrEqual => first <= second,
+            _ => first == second,
+        }
+    }
+
+    fn date_display(&self, ctx: &Ctx<'_>, param: &str) -> String {
+        if date::parse(param, self.now()).is_some() {
+            param.to_owned()
+        } else {
+            self.display_attr_param(ctx, param)
+        }
+    }
+
+    fn check_password(
+        &self,
+        ctx: &Ctx<'_>,
+        policy: &crate::Password,
+        input: Input<'_>,
+    ) -> Vec<Failure> {
+        let Some(Value::String(s)) = input.json() else {
+            let mut out = Self::fail(Name::String, vec![]);
+            out.push(Failure::Rule {
+                key: "min".to_owned(),
+                size: Some("string"),
+                repl: vec![("min", policy.min.to_string())],
+            });
+            return out;
+        };
+        let _ = ctx;
+        policy
+            .failures(s)
+            .into_iter()
+            .map(|(key, n)| match (key, n) {
+                ("min", Some(n)) => Failure::Rule {
+                    key: "min".to_owned(),
+                    size: Some("string"),
+                    repl: vec![("min", n.to_string())],
+                },
+                ("max", Some(n)) => Failure::Rule {
+                    key: "max".to_owned(),
+                    size: Some("string"),
+                    repl: vec![("max", n.to_string())],
+                },
+                (k, _) => Failure::Rule {
+                    key: k.to_owned(),
+                    size: None,
+                    repl: vec![],
+                },
+            })
+            .collect()
+    }
+
+    async fn check_db(
+        &self,
+        ctx: &Ctx<'_>,
+        name: Name,
+        db: &DbRule,
+        input: Input<'_>,
+        verifier: &dyn PresenceVerifier,
+    ) -> Result<bool, PresenceError> {
+        let Some(v) = input.json() else {
+            return Ok(name == Name::Unique);
+        };
+        let column = db.column.clone().unwrap_or_else(|| {
+            if ctx.field.wildcard {
+                ctx.key.last().cloned().unwrap_or_default()
+            } else {
+                ctx.key_str.to_owned()
+            }
+        });
+        let values: Vec<String> = match v {
+            Value::Array(items) if name == Name::Exists => {
+                let mut vals: Vec<String> = items.iter().filter_map(to_php_string).collect();
+                vals.sort();
+                vals.dedup();
+                vals
+            }
+            Value::Array(_) | Value::Object(_) => return Ok(false),
+            other => vec![to_php_string(other).unwrap_or_default()],
+        };
+        if values.is_empty() {
+            return Ok(true);
+        }
+        let query = PresenceQuery {
+            table: db.table.clone(),
+            column,
+            values: values.clone(),
+            except: db.except.clone().map(|id| (db.id_column.clone(), id)),
+            wheres: db.wheres.clone(),
+        };
+        let count = verifier.count(&query).await?;
+        Ok(if name == Name::Unique {
+            count == 0
+        } else {
+            count >= values.len() as u64
+        })
+    }
+
+    // ---- messages ------------------------------------------------------------------------
+
+    fn base_pairs(&self, ctx: &Ctx<'_>, input: Input<'_>) -> Vec<(&'static str, String)> {
+        let mut pairs = vec![(
+            "attribute",
+            self.display_attribute(ctx.key_str, &ctx.field.pattern, ctx.field.wildcard),
+        )];
+        if let Some(v) = input.json()
+            && !matches!(v, Value::Array(_) | Value::Object(_))
+        {
+            pairs.push(("input", self.display_value(ctx.key_str, v)));
+        }
+        const INDEX: [(&str, &str); 3] = [
+            ("index", "position"),
+            ("second-index", "second-position"),
+            ("third-index", "third-position"),
+        ];
+        for (w, (index, position)) in ctx
+            .wild
+            .iter()
+            .filter_map(|w| w.parse::<usize>().ok())
+            .zip(INDEX)
+        {
+            pairs.push((index, w.to_string()));
+            pairs.push((position, (w + 1).to_string()));
+        }
+        pairs
+    }
+
+    fn message(
+        &self,
+        ctx: &Ctx<'_>,
+        rule_key: &str,
+        size: Option<&'static str>,
+        repl: Vec<(&'static str, String)>,
+        input: Input<'_>,
+    ) -> String {
+        let t = &self.translator;
+        let loc = self.locale.as_str();
+        let line = self
+            .inline_message(ctx, rule_key)
+            .or_else(|| self.custom_line(ctx, rule_key))
+            .or_else(|| {
+                size.and_then(|ty| t.line(loc, &format!("{rule_key}.{ty}")).map(str::to_owned))
+            })
+            .or_else(|| t.line(loc, rule_key).map(str::to_owned))
+            .unwrap_or_else(|| format!("validation.{rule_key}"));
+        let mut pairs = self.base_pairs(ctx, input);
+        pairs.extend(repl);
+        replace(&line, &pairs)
+    }
+
+    fn inline_message(&self, ctx: &Ctx<'_>, rule_key: &str) -> Option<String> {
+        if self.messages.is_empty() {
+            return None;
+        }
+        let candidates = [
+            format!("{}.{rule_key}", ctx.key_str),
+            rule_key.to_owned(),
+            ctx.key_str.to_owned(),
+        ];
+        for candidate in &candidates {
+            let key = split(candidate);
+            for (source, message) in &self.messages {
+                if source == candidate || (source.contains('*') && path::matches_str(source, &key))
+                {
+                    return Some(message.clone());
+                }
+            }
+        }
+        None
+    }
+
+    fn custom_line(&self, ctx: &Ctx<'_>, rule_key: &str) -> Option<String> {
+        let t = &self.translator;
+        if let Some(line) = t.line(&self.locale, &format!("custom.{}.{rule_key}", ctx.key_str)) {
+            return Some(line.to_owned());
+        }
+        let wanted = split(&format!("{}.{rule_key}", ctx.key_str));
+        t.keys_with_prefix(&self.locale, "custom.")
+            .find(|(k, _)| k.contains('*') && path::matches_str(&k["custom.".len()..], &wanted))
+            .map(|(_, v)| v.to_owned())
+    }
+
+    fn display_attribute(&self, key: &str, pattern: &str, wildcard: bool) -> String {
+        for name in [key, pattern] {
+            if let Some(a) = self.attributes.get(name) {
+                return a.clone();
+            }
+            if let Some(a) = self
+                .translator
+                .line(&self.locale, &format!("attributes.{name}"))
+            {
+                return a.to_owned();
+            }
+        }
+        if wildcard {
+            return key.to_owned();
+        }
+        snake_words(key)
+    }
+
+    fn display_attribute_of(&self, key: &str, pattern: &str) -> String {
+        self.display_attribute(key, pattern, key != pattern && pattern.contains('*'))
+    }
+
+    fn display_value(&self, attribute: &str, v: &Value) -> String {
+        let raw = to_php_string(v).unwrap_or_default();
+        if let Some(line) = self
+            .translator
+            .line(&self.locale, &format!("values.{attribute}.{raw}"))
+        {
+            return line.to_owned();
+        }
+        match v {
+            Value::Bool(b) => b.to_string(),
+            Value::Null => "empty".to_owned(),
+            Value::Array(_) | Value::Object(_) => "array".to_owned(),
+            _ => raw,
+        }
+    }
+
+    // ---- results -------------------------------------------------------------------------
+
+    fn validated(&self, excluded: &[Vec<String>]) -> Value {
+        let mut out = Value::Object(Map::new());
+        let mut data = self.data.clone();
+        for key in excluded {
+            path::remove(&mut data, key);
+        }
+        for field in &self.fields {
+            let keys = if field.wildcard {
+                path::expand(&data, &field.segments)
+            } else {
+                vec![field.segments.clone()]
+            };
+            let has_children = {
+                let prefix = format!("{}.", field.pattern);
+                self.fields.iter().any(|f| f.pattern.starts_with(&prefix))
+            };
+            for key in keys {
+                if is_excluded(excluded, &key) {
+                    continue;
+                }
+                let key_str = path::join(&key);
+                if self.files.contains_key(&key_str) {
+                    continue;
+                }
+                let Some(v) = path::get(&data, &key) else {
+                    continue;
+                };
+                if field.array && !v.is_null() && has_children {
+                    continue;
+                }
+                path::set(&mut out, &key, v.clone());
+            }
+        }
+        out
+    }
+}
+
+fn is_excluded(excluded: &[Vec<String>], key: &[String]) -> bool {
+    excluded.iter().any(|e| key.starts_with(e))
+}
+
+/// PHP's `FILTER_VALIDATE_INT` on a string: optional sign, no leading zeros, surrounding
+/// whitespace allowed.
+fn php_int(s: &str) -> bool {
+    let t = s.trim();
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && t.parse::<i64>().is_ok()
+}
+
+/// Laravel's displayable attribute: `Str::snake` then underscores to spaces.
+fn snake_words(key: &str) -> String {
+    let snake = if key.chars().any(|c| c.is_uppercase()) {
+        let mut out = String::with_capacity(key.len() + 4);
+        let mut prev: Option<char> = None;
+        for c in key.chars().filter(|c| !c.is_whitespace()) {
+            if c.is_uppercase() && prev.is_some() {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+            prev = Some(c);
+        }
+        out
+    } else {
+        key.to_owned()
+    };
+    snake.replace('_', " ")
+}
+
+/// Run a future that cannot wait (no async rules) to completion.
+fn now_or_never<F: Future>(f: F) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
+}
+
+macro_rules! builder_methods {
+    () => {
+        /// Custom messages: keys `field.rule` (wildcards allowed), `rule`, or `field`.
+        #[must_use]
+        pub fn messages<I, K, M>(mut self, messages: I) -> Self
+        where
+            I: IntoIterator<Item = (K, M)>,
+            K: Into<String>,
+            M: Into<String>,
+        {
+            self.core
+                .messages
+                .extend(messages.into_iter().map(|(k, m)| (k.into(), m.into())));
+            self.core.outcome = None;
+            self
+        }
+
+        /// Custom attribute names for `:attribute` (keys may be wildcard patterns).
+        #[must_use]
+        pub fn attributes<I, K, M>(mut self, attributes: I) -> Self
+        where
+            I: IntoIterator<Item = (K, M)>,
+            K: Into<String>,
+            M: Into<String>,
+        {
+            self.core
+                .attributes
+                .extend(attributes.into_iter().map(|(k, m)| (k.into(), m.into())));
+            self.core.outcome = None;
+            self
+        }
+
+        /// The locale of the messages (default `en`).
+        #[must_use]
+        pub fn locale(mut self, locale: &str) -> Self {
+            locale.clone_into(&mut self.core.locale);
+            self.core.outcome = None;
+            self
+        }
+
+        /// Use these language lines instead of the shipped ones.
+        #[must_use]
+        pub fn translator(mut self, translator: Arc<Translator>) -> Self {
+            self.core.translator = translator;
+            self.core.outcome = None;
+            self
+        }
+
+        /// Stop validating all fields after the first failure (`stopOnFirstFailure`).
+        #[must_use]
+        pub fn stop_on_first_failure(mut self) -> Self {
+            self.core.stop_on_first_failure = true;
+            self.core.outcome = None;
+            self
+        }
+
+        /// Fix "now" for relative dates (`after:today`), for tests.
+        #[must_use]
+        pub fn now(mut self, now: NaiveDateTime) -> Self {
+            self.core.now = Some(now);
+            self.core.outcome = None;
+            self
+        }
+
+        /// Attach an uploaded file at a dotted key (`avatar`, `photos.0`).
+        #[must_use]
+        pub fn file(mut self, key: &str, file: UploadedFile) -> Self {
+            self.core.add_file(key, file);
+            self
+        }
+
+        /// A hook that runs after the rules and may add errors (Laravel's `after`).
+        #[must_use]
+        pub fn after<F>(mut self, hook: F) -> Self
+        where
+            F: Fn(&Value, &mut ValidationErrors) + Send + Sync + 'static,
+        {
+            self.core.after.push(Arc::new(hook));
+            self.core.outcome = None;
+            self
+        }
+
+        /// The data under validation.
+        pub fn data(&self) -> &Value {
+            &self.core.data
+        }
+
+        /// An uploaded file attached with [`Self::file`].
+        pub fn uploaded_file(&self, key: &str) -> Option<&UploadedFile> {
+            self.core.files.get(key)
+        }
+    };
+}
+
+/// Validates JSON data against Laravel rules (the sync validator; see [`AsyncValidator`] for
+/// database and async rules).
+///
+/// ```
+/// use foundry_validation::Validator;
+/// use serde_json::json;
+///
+/// let data = json!({"email": "ada@example.com", "items": [{"qty": 2}, {"qty": 1}]});
+/// let mut v = Validator::new(data, [
+///     ("email", "required|email|max:255"),
+///     ("items.*.qty", "required|integer|min:1"),
+/// ]).unwrap();
+/// assert!(v.passes());
+/// let data = json!({"email": "not an email", "items": [{"qty": 2}, {"qty": 0}]});
+/// let mut v = Validator::new(data, [("email", "required|email"), ("items.*.qty", "required|integer|min:1")]).unwrap();
+/// assert!(v.fails());
+/// assert_eq!(v.errors().first("email"), Some("The email field must be a valid email address."));
+/// assert_eq!(v.errors().first("items.1.qty"), Some("The items.1.qty field must be at least 1."));
+/// ```
+pub struct Validator {
+    core: Core,
+}
+
+impl std::fmt::Debug for Validator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validator")
+            .field(
+                "fields",
+                &self
+                    .core
+                    .fields
+                    .iter()
+                    .map(|f| &f.pattern)
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for AsyncValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncValidator")
+            .field(
+                "fields",
+                &self
+                    .core
+                    .fields
+                    .iter()
+                    .map(|f| &f.pattern)
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Validator {
+    /// A validator for `data` with `(field pattern, rules)` pairs. Malformed rules, and rules
+    /// that need [`AsyncValidator`] (`unique`, `exists`, async custom rules), are a
+    /// [`RuleError`].
+    pub fn new<I, K, R>(data: Value, rules: I) -> Result<Self, RuleError>
+    where
+        I: IntoIterator<Item = (K, R)>,
+        K: Into<String>,
+        R: IntoRules,
+    {
+        let core = Core::new(data, rules)?;
+        if let Some((field, rule)) = core.first_async_rule() {
+            return Err(RuleError::new(
+                field,
+                &rule,
+                "this rule needs the database or async I/O: use `AsyncValidator`",
+            ));
+        }
+        Ok(Self { core })
+    }
+
+    builder_methods!();
+
+    fn ensure_run(&mut self) {
+        if self.core.outcome.is_some() {
+            return;
+        }
+        let state = now_or_never(self.core.run(None))
+            .and_then(Result::ok)
+            .unwrap_or_else(|| {
+                // Unreachable: async rules are refused by `new`. Fail closed all the same.
+                let mut s = RunState::default();
+                s.errors.add("", "The given data was invalid.");
+                s
+            });
+        self.core.outcome = Some((state.errors, state.excluded));
+    }
+
+    /// Whether the data passes.
+    pub fn passes(&mut self) -> bool {
+        self.errors().is_empty()
+    }
+
+    /// Whether the data fails.
+    pub fn fails(&mut self) -> bool {
+        !self.passes()
+    }
+
+    /// The messages per field (runs the rules on first use).
+    pub fn errors(&mut self) -> &ValidationErrors {
+        self.ensure_run();
+        match &self.core.outcome {
+            Some((errors, _)) => errors,
+            None => empty_errors(),
+        }
+    }
+
+    /// The validated data (only fields with rules, minus excluded ones), or the errors.
+    pub fn validate(mut self) -> Result<Value, ValidationErrors> {
+        self.ensure_run();
+        let Some((errors, excluded)) = self.core.outcome.take() else {
+            return Err(ValidationErrors::new());
+        };
+        if errors.is_empty() {
+            Ok(self.core.validated(&excluded))
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn empty_errors() -> &'static ValidationErrors {
+    static EMPTY: std::sync::OnceLock<ValidationErrors> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(ValidationErrors::new)
+}
+
+/// Why an async validation did not give validated data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AsyncValidationError {
+    /// The input is invalid (a 422).
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+    /// The presence verifier failed (an infrastructure error, a 500).
+    #[error(transparent)]
+    Presence(#[from] PresenceError),
+}
+
+impl AsyncValidationError {
+    /// The validation errors, when the input was invalid.
+    pub fn errors(&self) -> Option<&ValidationErrors> {
+        match self {
+            Self::Invalid(e) => Some(e),
+            Self::Presence(_) => None,
+        }
+    }
+}
+
+impl From<AsyncValidationError> for foundry_core::Error {
+    fn from(err: AsyncValidationError) -> Self {
+        match err {
+            AsyncValidationError::Invalid(e) => e.into(),
+            AsyncValidationError::Presence(e) => foundry_core::Error::internal(e),
+        }
+    }
+}
+
+/// A validator that may run database rules (`unique`, `exists`) and async custom rules.
+///
+/// ```
+/// use foundry_validation::{AsyncValidator, InMemoryPresenceVerifier};
+/// use serde_json::json;
+/// use std::sync::Arc;
+///
+/// let db = Arc::new(InMemoryPresenceVerifier::new());
+/// db.insert("categories", json!({"id": 3}));
+/// let v = AsyncValidator::new(json!({"category_id": 4}), [("category_id", "required|exists:categories,id")])
+///     .unwrap()
+///     .presence_verifier(db);
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let err = v.validate().await.unwrap_err();
+/// assert_eq!(err.errors().unwrap().first("category_id"), Some("The selected category id is invalid."));
+/// # });
+/// ```
+pub struct AsyncValidator {
+    core: Core,
+    verifier: Option<Arc<dyn PresenceVerifier>>,
+}
+
+impl AsyncValidator {
+    /// Like [`Validator::new`], accepting every rule.
+    pub fn new<I, K, R>(data: Value, rules: I) -> Result<Self, RuleError>
+    where
+        I: IntoIterator<Item = (K, R)>,
+        K: Into<String>,
+        R: IntoRules,
+    {
+        Ok(Self {
+            core: Core::new(data, rules)?,
+            verifier: None,
+        })
+    }
+
+    builder_methods!();
+
+    /// The verifier `unique` and `exists` ask.
+    #[must_use]
+    pub fn presence_verifier(mut self, verifier: Arc<dyn PresenceVerifier>) -> Self {
+        self.verifier = Some(verifier);
+        self
+    }
+
+    /// Run the rules: the errors (empty when the data passes), or a verifier failure.
+    pub async fn errors(&self) -> Result<ValidationErrors, PresenceError> {
+        Ok(self.core.run(self.verifier.as_deref()).await?.errors)
+    }
+
+    /// Whether the data passes.
+    pub async fn passes(&self) -> Result<bool, PresenceError> {
+        Ok(self.errors().await?.is_empty())
+    }
+
+    /// The validated data, or why not.
+    pub async fn validate(self) -> Result<Value, AsyncValidationError> {
+        let state = self.core.run(self.verifier.as_deref()).await?;
+        if state.errors.is_empty() {
+            Ok(self.core.validated(&state.excluded))
+        } else {
+            Err(AsyncValidationError::Invalid(state.errors))
+        }
+    }
+}
