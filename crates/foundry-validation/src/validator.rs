@@ -101,6 +101,7 @@ enum Failure {
 #[derive(Default)]
 struct RunState {
     errors: ValidationErrors,
+    failed: Vec<(String, String)>,
     implicit_failed: HashSet<String>,
     excluded: Vec<Vec<String>>,
 }
@@ -116,7 +117,7 @@ pub(crate) struct Core {
     stop_on_first_failure: bool,
     now: Option<NaiveDateTime>,
     after: Vec<AfterHook>,
-    outcome: Option<(ValidationErrors, Vec<Vec<String>>)>,
+    outcome: Option<RunState>,
 }
 
 impl Core {
@@ -335,6 +336,10 @@ impl Core {
                 Failure::Rule { key, size, repl } => self.message(ctx, &key, size, repl, input),
             };
             state.errors.add(ctx.key_str, message);
+            let failed = (ctx.key_str.to_owned(), rule.name().to_owned());
+            if !state.failed.contains(&failed) {
+                state.failed.push(failed);
+            }
             if implicit {
                 state.implicit_failed.insert(ctx.key_str.to_owned());
             }
@@ -1666,7 +1671,7 @@ impl Validator {
                 s.errors.add("", "The given data was invalid.");
                 s
             });
-        self.core.outcome = Some((state.errors, state.excluded));
+        self.core.outcome = Some(state);
     }
 
     /// Whether the data passes.
@@ -1683,21 +1688,38 @@ impl Validator {
     pub fn errors(&mut self) -> &ValidationErrors {
         self.ensure_run();
         match &self.core.outcome {
-            Some((errors, _)) => errors,
+            Some(state) => &state.errors,
             None => empty_errors(),
+        }
+    }
+
+    /// The rules that failed, as `(key, rule name)` pairs in order (Laravel's `failed()`).
+    ///
+    /// ```
+    /// use foundry_validation::Validator;
+    /// use serde_json::json;
+    ///
+    /// let mut v = Validator::new(json!({"age": "x"}), [("age", "integer|min:18")]).unwrap();
+    /// assert_eq!(v.failed(), [("age".to_string(), "integer".to_string()), ("age".to_string(), "min".to_string())]);
+    /// ```
+    pub fn failed(&mut self) -> &[(String, String)] {
+        self.ensure_run();
+        match &self.core.outcome {
+            Some(state) => &state.failed,
+            None => &[],
         }
     }
 
     /// The validated data (only fields with rules, minus excluded ones), or the errors.
     pub fn validate(mut self) -> Result<Value, ValidationErrors> {
         self.ensure_run();
-        let Some((errors, excluded)) = self.core.outcome.take() else {
+        let Some(state) = self.core.outcome.take() else {
             return Err(ValidationErrors::new());
         };
-        if errors.is_empty() {
-            Ok(self.core.validated(&excluded))
+        if state.errors.is_empty() {
+            Ok(self.core.validated(&state.excluded))
         } else {
-            Err(errors)
+            Err(state.errors)
         }
     }
 }
