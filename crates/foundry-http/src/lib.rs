@@ -9,7 +9,7 @@ pub mod render;
 pub mod routing;
 pub mod server;
 
-pub use middleware::MiddlewareRegistry;
-pub use render::{ErrorRenderLayer, ErrorRenderer, JsonErrorsLayer, wants_json};
+pub use middleware::{MiddlewareRegistry, RouteFlag};
+pub use render::{ErrorRenderLayer, ErrorRenderer, wants_json};
 pub use routing::{Group, RouteError, RouteInfo, Routes};
 pub use server::{Shutdown, serve, shutdown_signal};

@@ -29,8 +29,16 @@ use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, Route};
 use tower::{Layer, Service};
 
-use crate::render::JsonErrorsLayer;
 use crate::routing::RouteError;
+
+/// A property a middleware name gives the routes it is applied to, instead of wrapping them
+/// in a layer. Flags are read once, when the router is built, so they add nothing to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RouteFlag {
+    /// Error responses of the route render as JSON whatever the `Accept` header says.
+    JsonErrors,
+}
 
 trait ApplyLayer<S>: Send + Sync {
     fn to_router(&self, router: Router<S>) -> Router<S>;
@@ -60,6 +68,25 @@ where
 enum Entry<S> {
     Layer(Arc<dyn ApplyLayer<S>>),
     Group(Vec<String>),
+    Flag(RouteFlag),
+}
+
+/// What a middleware name stands for once groups are expanded.
+pub(crate) struct Resolved<S> {
+    layers: Vec<Arc<dyn ApplyLayer<S>>>,
+    pub(crate) flags: Vec<RouteFlag>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Resolved<S> {
+    /// Wrap `router`; the first layer listed ends up outermost.
+    pub(crate) fn apply_to_router(&self, router: Router<S>) -> Router<S> {
+        self.layers.iter().rev().fold(router, |r, l| l.to_router(r))
+    }
+
+    /// Wrap one route; the first layer listed ends up outermost.
+    pub(crate) fn apply_to_route(&self, route: MethodRouter<S>) -> MethodRouter<S> {
+        self.layers.iter().rev().fold(route, |r, l| l.to_route(r))
+    }
 }
 
 /// Middleware by name.
@@ -89,12 +116,11 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
         }
     }
 
-    /// The framework's names: `json_errors` (errors render as JSON whatever the `Accept`
-    /// header says), and the groups `api` (`json_errors`) and `web` (empty until sessions
-    /// and CSRF arrive).
+    /// The framework's names: `json_errors` (the [`RouteFlag::JsonErrors`] flag), and the
+    /// groups `api` (`json_errors`) and `web` (empty until sessions and CSRF arrive).
     pub fn with_defaults() -> Self {
         Self::empty()
-            .register("json_errors", JsonErrorsLayer)
+            .register_flag("json_errors", RouteFlag::JsonErrors)
             .group("api", ["json_errors"])
             .group("web", Vec::<String>::new())
     }
@@ -109,6 +135,12 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
     {
         Arc::make_mut(&mut self.entries)
             .insert(name.to_owned(), Entry::Layer(Arc::new(LayerApply(layer))));
+        self
+    }
+
+    /// Register a flag under `name`, replacing what was there.
+    pub fn register_flag(mut self, name: &str, flag: RouteFlag) -> Self {
+        Arc::make_mut(&mut self.entries).insert(name.to_owned(), Entry::Flag(flag));
         self
     }
 
@@ -145,13 +177,25 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
         self.entries.keys().cloned().collect()
     }
 
-    /// The layers `name` stands for, outermost first. `stack` holds the groups being expanded.
-    fn resolve(
+    /// Expand `name` into its layers (outermost first) and flags. `target` names the route
+    /// or group in errors.
+    pub(crate) fn resolve(&self, name: &str, target: &str) -> Result<Resolved<S>, RouteError> {
+        let mut resolved = Resolved {
+            layers: Vec::new(),
+            flags: Vec::new(),
+        };
+        self.expand(name, target, &mut Vec::new(), &mut resolved)?;
+        Ok(resolved)
+    }
+
+    /// `stack` holds the groups being expanded, to catch a group that contains itself.
+    fn expand(
         &self,
         name: &str,
         target: &str,
         stack: &mut Vec<String>,
-    ) -> Result<Vec<Arc<dyn ApplyLayer<S>>>, RouteError> {
+        into: &mut Resolved<S>,
+    ) -> Result<(), RouteError> {
         if stack.iter().any(|n| n == name) {
             stack.push(name.to_owned());
             return Err(RouteError::MiddlewareCycle {
@@ -169,52 +213,17 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
                 known: self.names().join(", "),
             })?;
         match entry {
-            Entry::Layer(layer) => Ok(vec![layer.clone()]),
+            Entry::Layer(layer) => into.layers.push(layer.clone()),
+            Entry::Flag(flag) => into.flags.push(*flag),
             Entry::Group(members) => {
                 stack.push(name.to_owned());
-                let mut layers = Vec::new();
                 for member in members {
-                    layers.extend(self.resolve(member, target, stack)?);
+                    self.expand(member, target, stack, into)?;
                 }
                 stack.pop();
-                Ok(layers)
             }
         }
-    }
-
-    /// Wrap `router` in the layers `name` stands for; an unknown name is recorded in
-    /// `errors` and leaves the router as it was.
-    pub(crate) fn apply_to_router(
-        &self,
-        name: &str,
-        router: Router<S>,
-        target: &str,
-        errors: &mut Vec<RouteError>,
-    ) -> Router<S> {
-        match self.resolve(name, target, &mut Vec::new()) {
-            Ok(layers) => layers.iter().rev().fold(router, |r, l| l.to_router(r)),
-            Err(err) => {
-                errors.push(err);
-                router
-            }
-        }
-    }
-
-    /// Wrap one route in the layers `name` stands for; see [`Self::apply_to_router`].
-    pub(crate) fn apply_to_route(
-        &self,
-        name: &str,
-        route: MethodRouter<S>,
-        target: &str,
-        errors: &mut Vec<RouteError>,
-    ) -> MethodRouter<S> {
-        match self.resolve(name, target, &mut Vec::new()) {
-            Ok(layers) => layers.iter().rev().fold(route, |r, l| l.to_route(r)),
-            Err(err) => {
-                errors.push(err);
-                route
-            }
-        }
+        Ok(())
     }
 }
 
@@ -292,12 +301,12 @@ mod tests {
             .append_to_group("web", "noop")
             .append_to_group("fresh", "noop");
         assert!(registry.contains("fresh"));
+        let web = registry.resolve("web", "t").ok().unwrap();
+        assert_eq!(web.layers.len(), 1);
+        let api = registry.resolve("api", "t").ok().unwrap();
         assert_eq!(
-            registry
-                .resolve("web", "t", &mut Vec::new())
-                .map(|l| l.len())
-                .ok(),
-            Some(1)
+            (api.layers.len(), api.flags.as_slice()),
+            (0, &[RouteFlag::JsonErrors][..])
         );
     }
 }

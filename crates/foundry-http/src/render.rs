@@ -6,9 +6,13 @@
 //!   405 for a known path with the wrong method (their headers, like `Allow`, are kept).
 //!
 //! JSON (`{"message": …}`) goes to clients that want it — `Accept: application/json` (or any
-//! `+json` type) first in the header, `X-Requested-With: XMLHttpRequest`, or any route in the
-//! `api` group ([`JsonErrorsLayer`]). Everyone else gets an HTML page. In debug mode both add
-//! the private error chain; outside debug mode nothing internal is shown.
+//! `+json` type) first in the header, `X-Requested-With: XMLHttpRequest`, or any route with
+//! the [`RouteFlag::JsonErrors`](crate::middleware::RouteFlag) flag (the `api` group).
+//! Everyone else gets an HTML page. In debug mode both add the private error chain; outside
+//! debug mode nothing internal is shown.
+//!
+//! The per-request cost on the success path is one look at two headers and a `Uri` clone; the
+//! route table of JSON routes is consulted only when an error is rendered.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,19 +22,28 @@ use std::task::{Context, Poll};
 use axum::body::{Body, HttpBody};
 use axum::response::Response;
 use foundry_core::{ErrorKind, ErrorReport};
-use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
-use http::{HeaderMap, Request};
+use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Request, Uri};
 use tower::{Layer, Service};
 
-/// Marks a response whose errors must render as JSON (set by [`JsonErrorsLayer`]).
-#[derive(Debug, Clone, Copy)]
-pub struct PreferJson;
+const X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
 
 /// Renders error responses; shared by every request.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ErrorRenderer {
     debug: bool,
     app_name: Arc<str>,
+    json_routes: Option<Arc<matchit::Router<()>>>,
+}
+
+impl std::fmt::Debug for ErrorRenderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErrorRenderer")
+            .field("debug", &self.debug)
+            .field("app_name", &self.app_name)
+            .field("json_routes", &self.json_routes.is_some())
+            .finish()
+    }
 }
 
 impl ErrorRenderer {
@@ -39,11 +52,32 @@ impl ErrorRenderer {
         Self {
             debug,
             app_name: app_name.into(),
+            json_routes: None,
         }
     }
 
+    /// Errors of requests to these path templates (`/api/posts/{post}`) render as JSON.
+    pub fn with_json_routes<'a>(mut self, paths: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut router = matchit::Router::new();
+        let mut any = false;
+        for path in paths {
+            // The same templates already went into the axum router, so they are valid and
+            // distinct; a duplicate (one path, several methods) is simply already there.
+            any |= router.insert(path, ()).is_ok();
+        }
+        self.json_routes = any.then(|| Arc::new(router));
+        self
+    }
+
+    fn is_json_route(&self, path: &str) -> bool {
+        self.json_routes
+            .as_ref()
+            .is_some_and(|routes| routes.at(path).is_ok())
+    }
+
     /// Render `response` if it is an error this renderer owns; otherwise return it unchanged.
-    pub fn render(&self, response: Response, wants_json: bool) -> Response {
+    /// `path` is the request's path, when JSON routes are configured.
+    pub fn render(&self, response: Response, wants_json: bool, path: Option<&str>) -> Response {
         if response.status().as_u16() < 400 {
             return response;
         }
@@ -58,7 +92,7 @@ impl ErrorRenderer {
             // A handler wrote its own error body: respect it.
             None => return response,
         };
-        let json = wants_json || response.extensions().get::<PreferJson>().is_some();
+        let json = wants_json || path.is_some_and(|p| self.is_json_route(p));
         let from_error = response.extensions().get::<ErrorReport>().is_some();
         if json && from_error && !self.debug {
             // `Error::into_response` already wrote exactly this body.
@@ -155,20 +189,26 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Whether the request asks for JSON, as Laravel's `expectsJson()` decides it.
+/// Whether the request asks for JSON, as Laravel's `expectsJson()` decides it: the first type
+/// in `Accept` is JSON (`…/json` or `…+json`), or the request says `X-Requested-With:
+/// XMLHttpRequest`.
 pub fn wants_json(headers: &HeaderMap) -> bool {
     if headers
-        .get("x-requested-with")
+        .get(X_REQUESTED_WITH)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"XMLHttpRequest"))
     {
         return true;
     }
-    let Some(accept) = headers.get(ACCEPT).and_then(|v| v.to_str().ok()) else {
+    let Some(accept) = headers.get(ACCEPT) else {
         return false;
     };
-    let first = accept.split(',').next().unwrap_or("");
-    let media = first.split(';').next().unwrap_or("").trim();
-    media.ends_with("/json") || media.ends_with("+json")
+    let bytes = accept.as_bytes();
+    let end = bytes
+        .iter()
+        .position(|b| *b == b',' || *b == b';')
+        .unwrap_or(bytes.len());
+    let media = bytes[..end].trim_ascii();
+    media.ends_with(b"/json") || media.ends_with(b"+json")
 }
 
 /// Layer applying an [`ErrorRenderer`] to every response.
@@ -217,9 +257,15 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let wants_json = wants_json(request.headers());
+        let uri = self
+            .renderer
+            .json_routes
+            .is_some()
+            .then(|| request.uri().clone());
         RenderFuture {
             inner: self.inner.call(request),
             wants_json,
+            uri,
             renderer: self.renderer.clone(),
         }
     }
@@ -231,6 +277,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         wants_json: bool,
+        uri: Option<Uri>,
         renderer: Arc<ErrorRenderer>,
     }
 }
@@ -245,71 +292,8 @@ where
         let this = self.project();
         match this.inner.poll(cx) {
             Poll::Ready(Ok(response)) => {
-                Poll::Ready(Ok(this.renderer.render(response, *this.wants_json)))
-            }
-            other => other,
-        }
-    }
-}
-
-/// Marks error responses of the routes it wraps to render as JSON (the `api` group).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct JsonErrorsLayer;
-
-impl<S> Layer<S> for JsonErrorsLayer {
-    type Service = JsonErrors<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        JsonErrors { inner }
-    }
-}
-
-/// The service of [`JsonErrorsLayer`].
-#[derive(Debug, Clone)]
-pub struct JsonErrors<S> {
-    inner: S,
-}
-
-impl<S, B> Service<Request<B>> for JsonErrors<S>
-where
-    S: Service<Request<B>, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = JsonErrorsFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        JsonErrorsFuture {
-            inner: self.inner.call(request),
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// Future of [`JsonErrors`].
-    pub struct JsonErrorsFuture<F> {
-        #[pin]
-        inner: F,
-    }
-}
-
-impl<F, E> Future for JsonErrorsFuture<F>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = Result<Response, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().inner.poll(cx) {
-            Poll::Ready(Ok(mut response)) => {
-                // Only error responses need the mark; successes skip the extension insert.
-                if response.status().as_u16() >= 400 {
-                    response.extensions_mut().insert(PreferJson);
-                }
-                Poll::Ready(Ok(response))
+                let path = this.uri.as_ref().map(Uri::path);
+                Poll::Ready(Ok(this.renderer.render(response, *this.wants_json, path)))
             }
             other => other,
         }
@@ -359,10 +343,27 @@ mod tests {
     }
 
     #[test]
+    fn json_routes_are_matched_by_template() {
+        let renderer = ErrorRenderer::new(false, "x")
+            .with_json_routes(["/api/posts/{post}", "/api/posts/{post}"]);
+        assert!(renderer.is_json_route("/api/posts/5"));
+        assert!(!renderer.is_json_route("/api/posts"));
+        let bare = Response::builder().status(404).body(Body::empty()).unwrap();
+        let rendered = renderer.render(bare, false, Some("/api/posts/5"));
+        assert_eq!(rendered.headers()[CONTENT_TYPE], "application/json");
+        assert!(
+            ErrorRenderer::new(false, "x")
+                .with_json_routes([])
+                .json_routes
+                .is_none()
+        );
+    }
+
+    #[test]
     fn successes_pass_through_untouched() {
         let renderer = ErrorRenderer::new(true, "x");
         let response = Response::new(Body::empty());
-        let rendered = renderer.render(response, false);
+        let rendered = renderer.render(response, false, None);
         assert_eq!(rendered.status(), http::StatusCode::OK);
         assert!(rendered.headers().get(CONTENT_TYPE).is_none());
     }

@@ -30,7 +30,7 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use http::Method;
 use serde::Serialize;
 
-use crate::middleware::MiddlewareRegistry;
+use crate::middleware::{MiddlewareRegistry, RouteFlag};
 
 /// One registered route, as `route:list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,6 +43,16 @@ pub struct RouteInfo {
     pub name: Option<String>,
     /// Names of the middleware that run for it, outermost first.
     pub middleware: Vec<String>,
+    /// Flags its middleware names gave it (see [`RouteFlag`]).
+    #[serde(skip)]
+    pub flags: Vec<RouteFlag>,
+}
+
+impl RouteInfo {
+    /// Whether the route has `flag`.
+    pub fn has_flag(&self, flag: RouteFlag) -> bool {
+        self.flags.contains(&flag)
+    }
 }
 
 /// A mistake in route definitions, reported when the router is built.
@@ -140,6 +150,7 @@ pub struct Routes<S = foundry_core::AppContext> {
     prefix: String,
     name_prefix: String,
     inherited_middleware: Vec<String>,
+    inherited_flags: Vec<RouteFlag>,
     registry: MiddlewareRegistry<S>,
     errors: Vec<RouteError>,
 }
@@ -162,6 +173,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             prefix: String::new(),
             name_prefix: String::new(),
             inherited_middleware: Vec::new(),
+            inherited_flags: Vec::new(),
             registry,
             errors: Vec::new(),
         }
@@ -274,6 +286,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
                 path: full_path,
                 name: None,
                 middleware: self.inherited_middleware.clone(),
+                flags: self.inherited_flags.clone(),
             },
             own_middleware: Vec::new(),
         });
@@ -315,8 +328,23 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     ) -> Self {
         self.flush();
         let group = settings(Group::default());
+        let target = format!("group `{}`", join_paths(&self.prefix, &group.prefix));
+        // Resolve the group's middleware first: its flags belong to every route inside.
+        let resolved: Vec<_> = group
+            .middleware
+            .iter()
+            .filter_map(|name| match self.registry.resolve(name, &target) {
+                Ok(resolved) => Some(resolved),
+                Err(err) => {
+                    self.errors.push(err);
+                    None
+                }
+            })
+            .collect();
         let mut inherited = self.inherited_middleware.clone();
         inherited.extend(group.middleware.iter().cloned());
+        let mut flags = self.inherited_flags.clone();
+        flags.extend(resolved.iter().flat_map(|r| r.flags.iter().copied()));
         let child = Routes {
             router: Router::new(),
             routes: Vec::new(),
@@ -324,20 +352,18 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             prefix: join_paths(&self.prefix, &group.prefix),
             name_prefix: format!("{}{}", self.name_prefix, group.name),
             inherited_middleware: inherited,
+            inherited_flags: flags,
             registry: self.registry.clone(),
             errors: Vec::new(),
         };
         let mut child = routes(child);
         child.flush();
-        let target = format!("group `{}`", join_paths(&self.prefix, &group.prefix));
-        let mut router = child.router;
         // The first middleware listed runs first, so it must be the outermost layer: apply
         // the list backwards.
-        for name in group.middleware.iter().rev() {
-            router = self
-                .registry
-                .apply_to_router(name, router, &target, &mut self.errors);
-        }
+        let router = resolved
+            .iter()
+            .rev()
+            .fold(child.router, |router, r| r.apply_to_router(router));
         self.router = std::mem::take(&mut self.router).merge(router);
         self.routes.extend(child.routes);
         self.errors.extend(child.errors);
@@ -345,15 +371,19 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     }
 
     fn flush(&mut self) {
-        let Some(pending) = self.pending.take() else {
+        let Some(mut pending) = self.pending.take() else {
             return;
         };
         let target = format!("route {} {}", pending.info.methods[0], pending.path);
         let mut method_router = pending.method_router;
         for name in pending.own_middleware.iter().rev() {
-            method_router =
-                self.registry
-                    .apply_to_route(name, method_router, &target, &mut self.errors);
+            match self.registry.resolve(name, &target) {
+                Ok(resolved) => {
+                    method_router = resolved.apply_to_route(method_router);
+                    pending.info.flags.extend(resolved.flags);
+                }
+                Err(err) => self.errors.push(err),
+            }
         }
         if !pending.path.starts_with('/') {
             self.errors.push(RouteError::InvalidPath {

@@ -1,11 +1,15 @@
 //! Serving a router with graceful shutdown.
 
 use std::future::{Future, IntoFuture};
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::Router;
+use std::convert::Infallible;
+
+use axum::ServiceExt as _;
+use axum::extract::Request;
+use axum::response::Response;
 use tokio::net::TcpListener;
+use tower::Service;
 
 /// How a server stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,13 +31,15 @@ pub enum Shutdown {
 /// let outcome = foundry_http::serve(listener, router, foundry_http::shutdown_signal(), Duration::from_secs(30)).await?;
 /// # Ok(()) }
 /// ```
-pub async fn serve<F>(
+pub async fn serve<S, F>(
     listener: TcpListener,
-    router: Router,
+    service: S,
     signal: F,
     grace: Duration,
 ) -> std::io::Result<Shutdown>
 where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send,
     F: Future<Output = ()> + Send + 'static,
 {
     let (fired_tx, mut fired_rx) = tokio::sync::watch::channel(false);
@@ -41,12 +47,11 @@ where
         signal.await;
         let _ = fired_tx.send(true);
     };
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal)
-    .into_future();
+    // No `ConnectInfo`: inserting it costs an extension map per request; trusted-proxy
+    // handling will read the peer address where it needs it.
+    let server = axum::serve(listener, service.into_make_service())
+        .with_graceful_shutdown(signal)
+        .into_future();
     let grace_timer = async move {
         // `wait_for` fails only if the sender is gone, which happens after it sent `true`.
         let _ = fired_rx.wait_for(|fired| *fired).await;
@@ -96,7 +101,9 @@ pub async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::Router;
     use axum::routing::get;
+    use std::net::SocketAddr;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     async fn request(addr: SocketAddr, path: &str) -> std::io::Result<String> {

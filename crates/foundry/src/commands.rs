@@ -132,7 +132,7 @@ async fn serve(inv: Invocation) -> CommandResult {
     let grace = Duration::from_secs(server.shutdown_grace_secs);
     let outcome = foundry_http::serve(
         listener,
-        kernel.router(),
+        kernel.service(),
         foundry_http::shutdown_signal(),
         grace,
     )

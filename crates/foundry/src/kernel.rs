@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 
 use axum::Router;
 use foundry_core::{AppContext, Config, ConfigError, ServicesBuilder};
+use foundry_http::render::ErrorRender;
 use foundry_http::{
-    ErrorRenderLayer, ErrorRenderer, MiddlewareRegistry, RouteError, RouteInfo, Routes,
+    ErrorRenderLayer, ErrorRenderer, MiddlewareRegistry, RouteError, RouteFlag, RouteInfo, Routes,
 };
+use tower::Layer as _;
 
 use crate::App;
 
@@ -70,8 +72,13 @@ impl From<ConfigError> for BootError {
     }
 }
 
-/// A booted app: its context, its router (with state and error rendering applied) and its
-/// route table.
+/// The service a booted app answers requests with: the router, wrapped from outside in the
+/// error renderer (outside, so the renderer costs one layer per request rather than one per
+/// route, and also sees the fallback's 404s).
+pub type AppService = ErrorRender<Router>;
+
+/// A booted app: its context, its service (router with state, wrapped in error rendering) and
+/// its route table.
 ///
 /// ```
 /// use foundry::prelude::*;
@@ -92,7 +99,7 @@ impl From<ConfigError> for BootError {
 /// ```
 pub struct Kernel {
     ctx: AppContext,
-    router: Router,
+    service: AppService,
     routes: Vec<RouteInfo>,
 }
 
@@ -134,13 +141,16 @@ impl Kernel {
         let routes = A::routes(Routes::new(registry));
         let (router, routes) = routes.build().map_err(BootError::Routes)?;
         let config = ctx.config();
-        let renderer = ErrorRenderer::new(config.debug(), &config.app().name);
-        let router = router
-            .with_state(ctx.clone())
-            .layer(ErrorRenderLayer::new(renderer));
+        let renderer = ErrorRenderer::new(config.debug(), &config.app().name).with_json_routes(
+            routes
+                .iter()
+                .filter(|r| r.has_flag(RouteFlag::JsonErrors))
+                .map(|r| r.path.as_str()),
+        );
+        let service = ErrorRenderLayer::new(renderer).layer(router.with_state(ctx.clone()));
         Ok(Self {
             ctx,
-            router,
+            service,
             routes,
         })
     }
@@ -150,9 +160,9 @@ impl Kernel {
         &self.ctx
     }
 
-    /// The finished router, ready to serve or to call in tests.
-    pub fn router(&self) -> Router {
-        self.router.clone()
+    /// The app's service, ready to serve or to call in tests (`tower::ServiceExt::oneshot`).
+    pub fn service(&self) -> AppService {
+        self.service.clone()
     }
 
     /// Every route, in definition order.

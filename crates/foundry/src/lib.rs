@@ -42,7 +42,7 @@ pub use foundry_core::{
 };
 pub use foundry_http as http;
 pub use foundry_http::{MiddlewareRegistry, RouteInfo, Routes};
-pub use kernel::{BootError, Kernel};
+pub use kernel::{AppService, BootError, Kernel};
 
 /// The guides in `docs/`, compiled as doctests so their examples cannot drift.
 #[cfg(doctest)]

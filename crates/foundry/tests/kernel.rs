@@ -121,7 +121,7 @@ async fn call(
         request = request.header(header::ACCEPT, accept);
     }
     let response = kernel
-        .router()
+        .service()
         .oneshot(request.body(Body::empty()).unwrap())
         .await
         .unwrap();

@@ -62,7 +62,7 @@ fn route_list_shows_method_path_name_and_middleware() {
     assert_eq!(status["middleware"], serde_json::json!(["api"]));
 
     let mut command = blog();
-    command.args(["route:list", "--path", "api"]);
+    command.args(["route:list", "--path", "status"]);
     let (table, _) = texts(&run(command, LIMIT));
     assert!(
         table.contains("METHOD") && table.contains("MIDDLEWARE"),

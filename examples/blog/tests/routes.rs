@@ -18,11 +18,22 @@ async fn kernel(env: &str) -> Kernel {
 }
 
 async fn get(kernel: &Kernel, path: &str, accept: &str) -> (StatusCode, String, String) {
-    let request = Request::get(path)
+    send(kernel, "GET", path, accept).await
+}
+
+async fn send(
+    kernel: &Kernel,
+    method: &str,
+    path: &str,
+    accept: &str,
+) -> (StatusCode, String, String) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
         .header(header::ACCEPT, accept)
         .body(Body::empty())
         .unwrap();
-    let response = kernel.router().oneshot(request).await.unwrap();
+    let response = kernel.service().oneshot(request).await.unwrap();
     let status = response.status();
     let content_type = response.headers()[header::CONTENT_TYPE]
         .to_str()
@@ -72,6 +83,19 @@ async fn api_errors_are_json_and_web_errors_are_html() {
         (StatusCode::NOT_FOUND, "application/json")
     );
     assert_eq!(body, r#"{"message":"Not Found"}"#);
+
+    // A wrong method on an api route is JSON even for a browser: the route is in the group.
+    let (status, content_type, body) = send(&kernel, "POST", "/api/status", "text/html").await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, "application/json")
+    );
+    assert_eq!(body, r#"{"message":"Method Not Allowed"}"#);
+    let (status, content_type, _) = send(&kernel, "POST", "/", "text/html").await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, "text/html; charset=utf-8")
+    );
 }
 
 #[tokio::test]
