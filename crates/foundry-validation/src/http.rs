@@ -1,1 +1,743 @@
+//! HTTP: form requests and the [`Validated`] extractor (JSON bodies, forms, query strings,
+//! multipart uploads with the `multipart` feature).
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::response::{IntoResponse, Response};
+use foundry_core::{Error, ErrorKind};
+use http::header::{ACCEPT, CONTENT_TYPE};
+use http::{HeaderMap, Method, Uri};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::{RuleError, ValidationErrors};
+use crate::file::UploadedFile;
+use crate::messages::Translator;
+use crate::presence::PresenceVerifier;
+use crate::rule::{IntoRules, Rule};
+use crate::validator::{AsyncValidationError, AsyncValidator};
+
+/// The rules of one field in a [`FormRequest`]: a rule string or a list of [`Rule`]s.
+#[derive(Debug, Clone)]
+pub enum RuleSpec {
+    /// `"required|email|max:255"`
+    Text(Cow<'static, str>),
+    /// Typed rules, custom rules, database rules.
+    Rules(Vec<Rule>),
+}
+
+impl From<&'static str> for RuleSpec {
+    fn from(s: &'static str) -> Self {
+        RuleSpec::Text(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for RuleSpec {
+    fn from(s: String) -> Self {
+        RuleSpec::Text(Cow::Owned(s))
+    }
+}
+
+impl From<Vec<Rule>> for RuleSpec {
+    fn from(rules: Vec<Rule>) -> Self {
+        RuleSpec::Rules(rules)
+    }
+}
+
+impl From<Rule> for RuleSpec {
+    fn from(rule: Rule) -> Self {
+        RuleSpec::Rules(vec![rule])
+    }
+}
+
+impl IntoRules for RuleSpec {
+    fn into_rules(self) -> Result<Vec<Rule>, RuleError> {
+        match self {
+            RuleSpec::Text(t) => crate::parse_rules(&t),
+            RuleSpec::Rules(r) => Ok(r),
+        }
+    }
+}
+
+/// The request as a form request sees it in [`FormRequest::authorize`].
+#[derive(Debug, Clone, Copy)]
+pub struct RequestContext<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The URI.
+    pub uri: &'a Uri,
+    /// The headers.
+    pub headers: &'a HeaderMap,
+    /// The extensions (the authenticated user, route data, …).
+    pub extensions: &'a http::Extensions,
+}
+
+/// Laravel's form request: the rules, messages, attribute names and authorization of one
+/// input type. `#[derive(Validate)]` implements it from `#[validate("…")]` field attributes.
+///
+/// ```
+/// use foundry_validation::{FormRequest, RequestContext, RuleSpec};
+/// use serde::Deserialize;
+/// use serde_json::Value;
+///
+/// #[derive(Deserialize)]
+/// struct StorePost {
+///     title: String,
+///     body: String,
+/// }
+///
+/// impl FormRequest for StorePost {
+///     fn rules() -> Vec<(String, RuleSpec)> {
+///         vec![("title".into(), "required|string|max:255".into()), ("body".into(), "required".into())]
+///     }
+///     fn messages() -> Vec<(String, String)> {
+///         vec![("title.required".into(), "A title is required".into())]
+///     }
+///     fn authorize(req: &RequestContext<'_>) -> bool {
+///         req.headers.contains_key("x-user")
+///     }
+///     fn prepare_for_validation(data: &mut Value) {
+///         if let Some(Value::String(t)) = data.get_mut("title") {
+///             *t = t.trim().to_owned();
+///         }
+///     }
+/// }
+/// ```
+pub trait FormRequest: DeserializeOwned + Send + 'static {
+    /// `(field pattern, rules)` pairs.
+    fn rules() -> Vec<(String, RuleSpec)>;
+
+    /// Custom messages (`field.rule`, `rule` or `field` keys).
+    fn messages() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Custom attribute names.
+    fn attributes() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Whether the request may go on; `false` answers 403 "This action is unauthorized.".
+    fn authorize(_request: &RequestContext<'_>) -> bool {
+        true
+    }
+
+    /// Change the input before validation (trim, normalise, merge defaults).
+    fn prepare_for_validation(_data: &mut Value) {}
+}
+
+/// What a non-JSON client gets when validation fails: the hook for Laravel's "redirect back
+/// with errors and old input". Sessions (to flash the errors and the input) come with the auth
+/// component; until then an app can answer with its own page. Register it in
+/// [`ValidationSettings::responder`].
+pub trait ValidationResponder: Send + Sync {
+    /// Build the response. `old_input` is the submitted input without password fields
+    /// (Laravel's `dontFlash`).
+    fn respond(
+        &self,
+        headers: &HeaderMap,
+        errors: &ValidationErrors,
+        old_input: &Value,
+    ) -> Response;
+}
+
+/// Request-scoped services for the [`Validated`] extractor, added as an axum `Extension`
+/// (`router.layer(Extension(settings))`).
+///
+/// ```
+/// use axum::{Extension, Router, routing::post};
+/// use foundry_validation::{InMemoryPresenceVerifier, ValidationSettings};
+/// use std::sync::Arc;
+///
+/// let settings = ValidationSettings {
+///     presence_verifier: Some(Arc::new(InMemoryPresenceVerifier::new())),
+///     locale: Some("de".into()),
+///     ..ValidationSettings::default()
+/// };
+/// let app: Router = Router::new().route("/", post(|| async { "ok" })).layer(Extension(settings));
+/// ```
+#[derive(Clone, Default)]
+pub struct ValidationSettings {
+    /// The verifier of `unique` and `exists`.
+    pub presence_verifier: Option<Arc<dyn PresenceVerifier>>,
+    /// Language lines (default: the shipped `en` and `de`).
+    pub translator: Option<Arc<Translator>>,
+    /// The message locale (default `en`).
+    pub locale: Option<String>,
+    /// The failure response for HTML form posts (default: the 422 JSON body).
+    pub responder: Option<Arc<dyn ValidationResponder>>,
+}
+
+impl std::fmt::Debug for ValidationSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidationSettings")
+            .field("presence_verifier", &self.presence_verifier.is_some())
+            .field("translator", &self.translator.is_some())
+            .field("locale", &self.locale)
+            .field("responder", &self.responder.is_some())
+            .finish()
+    }
+}
+
+/// Why [`Validated`] refused a request: an error response (400, 403, 413, 415, 422, 500) or
+/// the app's own failure response from its [`ValidationResponder`].
+#[derive(Debug)]
+pub enum ValidationRejection {
+    /// An error rendered by `foundry_core::Error` (`{"message", "errors"}` JSON).
+    Error(Error),
+    /// A response built by the app's [`ValidationResponder`].
+    Response(Box<Response>),
+}
+
+impl IntoResponse for ValidationRejection {
+    fn into_response(self) -> Response {
+        match self {
+            ValidationRejection::Error(e) => e.into_response(),
+            ValidationRejection::Response(r) => *r,
+        }
+    }
+}
+
+impl From<Error> for ValidationRejection {
+    fn from(e: Error) -> Self {
+        ValidationRejection::Error(e)
+    }
+}
+
+/// An extractor that reads the input (JSON body, form body, query string, or multipart with
+/// the `multipart` feature), validates it with `T`'s [`FormRequest`] rules and deserializes the
+/// validated data into `T`.
+///
+/// - invalid input: 422 `{"message": "<first> (and N more errors)", "errors": {…}}`;
+/// - `authorize` false: 403; malformed JSON: 400; unsupported content type: 415;
+/// - validated data that does not deserialize into `T`: 422 naming the field;
+/// - a broken rule or presence verifier: 500 (a developer or infrastructure error).
+///
+/// Form and query values arrive as strings: empty strings become `null` (Laravel's
+/// `ConvertEmptyStringsToNull`), and after validation fields with `integer`, `numeric`,
+/// `decimal`, `boolean`, `accepted` or `declined` rules become numbers and booleans so `T` can
+/// use typed fields.
+///
+/// ```
+/// use axum::{Json, Router, routing::post};
+/// use foundry_validation::{FormRequest, RuleSpec, Validated};
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct Signup { email: String, age: u32 }
+///
+/// impl FormRequest for Signup {
+///     fn rules() -> Vec<(String, RuleSpec)> {
+///         vec![("email".into(), "required|email".into()), ("age".into(), "required|integer|min:18".into())]
+///     }
+/// }
+///
+/// async fn signup(Validated(input): Validated<Signup>) -> String {
+///     format!("welcome {} ({})", input.email, input.age)
+/// }
+///
+/// let app: Router = Router::new().route("/signup", post(signup));
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Validated<T>(pub T);
+
+impl<T> std::ops::Deref for Validated<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> Validated<T> {
+    /// The validated value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+enum Source {
+    Json,
+    Form,
+    Query,
+    #[cfg(feature = "multipart")]
+    Multipart,
+}
+
+/// Like [`Validated`], for forms with file uploads: the validated data and the uploaded files
+/// (keyed by dotted name: `avatar`, `photos.0`), which are not part of the JSON data.
+///
+/// ```
+/// use axum::{Router, routing::post};
+/// use foundry_validation::{Validate, ValidatedForm};
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize, Validate)]
+/// struct Avatar {
+///     #[validate("required|image|max:2048")]
+///     #[serde(skip)]
+///     avatar: (),
+/// }
+///
+/// async fn upload(form: ValidatedForm<Avatar>) -> String {
+///     let file = &form.files["avatar"];
+///     format!("{} bytes", file.size())
+/// }
+///
+/// let app: Router = Router::new().route("/avatar", post(upload));
+/// ```
+#[derive(Debug)]
+pub struct ValidatedForm<T> {
+    /// The validated data.
+    pub data: T,
+    /// The uploaded files that passed validation.
+    pub files: std::collections::HashMap<String, UploadedFile>,
+}
+
+impl<S, T> FromRequest<S> for Validated<T>
+where
+    S: Send + Sync,
+    T: FormRequest,
+{
+    type Rejection = ValidationRejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        extract::<S, T>(req, state)
+            .await
+            .map(|(data, _)| Validated(data))
+    }
+}
+
+impl<S, T> FromRequest<S> for ValidatedForm<T>
+where
+    S: Send + Sync,
+    T: FormRequest,
+{
+    type Rejection = ValidationRejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        extract::<S, T>(req, state)
+            .await
+            .map(|(data, files)| ValidatedForm { data, files })
+    }
+}
+
+async fn extract<S, T>(
+    req: Request,
+    state: &S,
+) -> Result<(T, std::collections::HashMap<String, UploadedFile>), ValidationRejection>
+where
+    S: Send + Sync,
+    T: FormRequest,
+{
+    let ctx = RequestContext {
+        method: req.method(),
+        uri: req.uri(),
+        headers: req.headers(),
+        extensions: req.extensions(),
+    };
+    if !T::authorize(&ctx) {
+        return Err(Error::from_kind(ErrorKind::Forbidden).into());
+    }
+    let settings = req
+        .extensions()
+        .get::<ValidationSettings>()
+        .cloned()
+        .unwrap_or_default();
+    let headers = req.headers().clone();
+    let query = req
+        .uri()
+        .query()
+        .map(parse_query)
+        .unwrap_or_else(|| Value::Object(Map::new()));
+    let source = source_of(req.method(), &headers)?;
+    let (mut data, files) = match source {
+        Source::Query => (query, Vec::new()),
+        Source::Json => {
+            let bytes = Bytes::from_request(req, state)
+                .await
+                .map_err(|e| body_error(&e))?;
+            (merge(query, parse_json(&bytes)?), Vec::new())
+        }
+        Source::Form => {
+            let bytes = Bytes::from_request(req, state)
+                .await
+                .map_err(|e| body_error(&e))?;
+            let form = parse_form(&bytes)?;
+            (merge(query, form), Vec::new())
+        }
+        #[cfg(feature = "multipart")]
+        Source::Multipart => {
+            let (form, files) = multipart::read(req, state).await?;
+            (merge(query, form), files)
+        }
+    };
+    let stringly = !matches!(source, Source::Json);
+    if stringly {
+        empty_strings_to_null(&mut data);
+    }
+    T::prepare_for_validation(&mut data);
+    let old_input = data.clone();
+    let validator = build_validator::<T>(data, files, &settings).map_err(Error::internal)?;
+    let coerce = stringly.then(|| validator.coercions());
+    let (result, files) = validator.validate_with_files().await;
+    let validated = match result {
+        Ok(v) => v,
+        Err(AsyncValidationError::Invalid(errors)) => {
+            return Err(failure(&headers, &settings, errors, &old_input));
+        }
+        Err(other) => return Err(Error::from(other).into()),
+    };
+    let validated = match coerce {
+        Some(c) => c.apply(validated),
+        None => validated,
+    };
+    Ok((deserialize::<T>(validated)?, files))
+}
+
+fn build_validator<T: FormRequest>(
+    data: Value,
+    files: Vec<(String, UploadedFile)>,
+    settings: &ValidationSettings,
+) -> Result<AsyncValidator, RuleError> {
+    let mut v = AsyncValidator::new(data, T::rules())?
+        .messages(T::messages())
+        .attributes(T::attributes());
+    for (key, file) in files {
+        v = v.file(&key, file);
+    }
+    if let Some(t) = &settings.translator {
+        v = v.translator(t.clone());
+    }
+    if let Some(l) = &settings.locale {
+        v = v.locale(l);
+    }
+    if let Some(p) = &settings.presence_verifier {
+        v = v.presence_verifier(p.clone());
+    }
+    Ok(v)
+}
+
+fn source_of(method: &Method, headers: &HeaderMap) -> Result<Source, Error> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.to_ascii_lowercase());
+    let Some(ct) = content_type else {
+        return Ok(
+            if matches!(
+                *method,
+                Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS
+            ) {
+                Source::Query
+            } else {
+                Source::Json
+            },
+        );
+    };
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
+        return Ok(Source::Json);
+    }
+    if mime == "application/x-www-form-urlencoded" {
+        return Ok(Source::Form);
+    }
+    if mime == "multipart/form-data" {
+        #[cfg(feature = "multipart")]
+        return Ok(Source::Multipart);
+        #[cfg(not(feature = "multipart"))]
+        return Err(Error::new(
+            ErrorKind::UnsupportedMediaType,
+            "multipart/form-data bodies need the `multipart` feature of foundry-validation",
+        ));
+    }
+    if matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS
+    ) {
+        return Ok(Source::Query);
+    }
+    Err(Error::new(
+        ErrorKind::UnsupportedMediaType,
+        format!(
+            "Unsupported content type `{mime}`: send application/json, application/x-www-form-urlencoded or multipart/form-data."
+        ),
+    ))
+}
+
+fn body_error(rejection: &axum::extract::rejection::BytesRejection) -> ValidationRejection {
+    let status = rejection.status();
+    let kind = ErrorKind::from_status(status).unwrap_or(ErrorKind::BadRequest);
+    Error::new(kind, rejection.body_text()).into()
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, Error> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Map::new()));
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(Error::bad_request("The JSON body must be an object.")),
+        Err(e) => Err(Error::bad_request(format!(
+            "The request body is not valid JSON: {e}."
+        ))),
+    }
+}
+
+fn parse_query(query: &str) -> Value {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    nest(pairs)
+}
+
+fn parse_form(bytes: &[u8]) -> Result<Value, Error> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
+        .map_err(|e| Error::bad_request(format!("The form body could not be read: {e}.")))?;
+    Ok(nest(pairs))
+}
+
+/// PHP-style nested keys: `a[b]=1`, `items[0][sku]=x`, `tags[]=a`. Objects whose keys are
+/// exactly 0..n become arrays.
+pub(crate) fn nest(pairs: Vec<(String, String)>) -> Value {
+    nest_values(pairs.into_iter().map(|(k, v)| (k, Value::String(v))))
+}
+
+fn nest_values(pairs: impl Iterator<Item = (String, Value)>) -> Value {
+    let mut root = Value::Object(Map::new());
+    for (key, value) in pairs {
+        let segments = key_segments(&key);
+        insert(&mut root, &segments, value);
+    }
+    listify(&mut root);
+    root
+}
+
+pub(crate) fn key_segments(key: &str) -> Vec<String> {
+    let Some(open) = key.find('[') else {
+        return vec![key.to_owned()];
+    };
+    let mut segments = vec![key[..open].to_owned()];
+    let mut rest = &key[open..];
+    while let Some(stripped) = rest.strip_prefix('[') {
+        let Some(close) = stripped.find(']') else {
+            break;
+        };
+        segments.push(stripped[..close].to_owned());
+        rest = &stripped[close + 1..];
+    }
+    segments
+}
+
+fn insert(target: &mut Value, segments: &[String], value: Value) {
+    let Some((head, tail)) = segments.split_first() else {
+        *target = value;
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    let Value::Object(map) = target else { return };
+    let key = if head.is_empty() {
+        map.len().to_string()
+    } else {
+        head.clone()
+    };
+    if tail.is_empty() {
+        map.insert(key, value);
+    } else {
+        insert(map.entry(key).or_insert(Value::Null), tail, value);
+    }
+}
+
+fn listify(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for child in map.values_mut() {
+                listify(child);
+            }
+            let is_list =
+                !map.is_empty() && (0..map.len()).all(|i| map.contains_key(&i.to_string()));
+            if is_list {
+                let mut map = std::mem::take(map);
+                let list = (0..map.len())
+                    .filter_map(|i| map.remove(&i.to_string()))
+                    .collect();
+                *v = Value::Array(list);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(listify),
+        _ => {}
+    }
+}
+
+fn merge(base: Value, over: Value) -> Value {
+    match (base, over) {
+        (Value::Object(mut a), Value::Object(b)) => {
+            for (k, v) in b {
+                a.insert(k, v);
+            }
+            Value::Object(a)
+        }
+        (_, over) => over,
+    }
+}
+
+fn empty_strings_to_null(v: &mut Value) {
+    match v {
+        Value::String(s) if s.trim().is_empty() => *v = Value::Null,
+        Value::Array(items) => items.iter_mut().for_each(empty_strings_to_null),
+        Value::Object(map) => map.values_mut().for_each(empty_strings_to_null),
+        _ => {}
+    }
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    header(ACCEPT.as_str()).contains("json")
+        || header("x-requested-with").eq_ignore_ascii_case("XMLHttpRequest")
+        || header(CONTENT_TYPE.as_str()).contains("json")
+}
+
+fn failure(
+    headers: &HeaderMap,
+    settings: &ValidationSettings,
+    errors: ValidationErrors,
+    old_input: &Value,
+) -> ValidationRejection {
+    if let Some(responder) = settings.responder.as_ref().filter(|_| !wants_json(headers)) {
+        let mut old = old_input.clone();
+        if let Value::Object(map) = &mut old {
+            for secret in ["password", "password_confirmation", "current_password"] {
+                map.remove(secret);
+            }
+        }
+        return ValidationRejection::Response(Box::new(responder.respond(headers, &errors, &old)));
+    }
+    Error::from(errors).into()
+}
+
+fn deserialize<T: DeserializeOwned>(value: Value) -> Result<T, ValidationRejection> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let field = if path == "." { String::new() } else { path };
+        let message = if field.is_empty() {
+            format!("The input could not be read: {inner}.")
+        } else {
+            format!("The {field} field could not be read: {inner}.")
+        };
+        let mut errors = ValidationErrors::new();
+        errors.add(field, message);
+        Error::from(errors).into()
+    })
+}
+
+#[cfg(feature = "multipart")]
+mod multipart {
+    use super::*;
+    use axum::extract::Multipart;
+
+    pub(super) async fn read<S: Send + Sync>(
+        req: Request,
+        state: &S,
+    ) -> Result<(Value, Vec<(String, UploadedFile)>), Error> {
+        let mut mp = Multipart::from_request(req, state)
+            .await
+            .map_err(|e| Error::bad_request(e.body_text()))?;
+        let mut fields = Vec::new();
+        let mut files = Vec::new();
+        let mut counters: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
+        while let Some(field) = mp.next_field().await.map_err(|e| {
+            Error::new(
+                ErrorKind::from_status(e.status()).unwrap_or(ErrorKind::BadRequest),
+                e.body_text(),
+            )
+        })? {
+            let name = field.name().unwrap_or("").to_owned();
+            let mut segments = key_segments(&name);
+            if segments.last().is_some_and(String::is_empty) {
+                let base = segments[..segments.len() - 1].join(".");
+                let n = counters.entry(base).or_insert(0);
+                if let Some(last) = segments.last_mut() {
+                    *last = n.to_string();
+                }
+                *n += 1;
+            }
+            let key = segments.join(".");
+            match field.file_name().map(str::to_owned) {
+                Some(file_name) => {
+                    let mime = field.content_type().map(str::to_owned);
+                    let bytes = field.bytes().await.map_err(|e| {
+                        Error::new(
+                            ErrorKind::from_status(e.status()).unwrap_or(ErrorKind::BadRequest),
+                            e.body_text(),
+                        )
+                    })?;
+                    files.push((
+                        key,
+                        UploadedFile::new(file_name, mime.as_deref(), bytes.to_vec()),
+                    ));
+                }
+                None => {
+                    let text = field.text().await.map_err(|e| {
+                        Error::new(
+                            ErrorKind::from_status(e.status()).unwrap_or(ErrorKind::BadRequest),
+                            e.body_text(),
+                        )
+                    })?;
+                    fields.push((name_with_index(&segments), Value::String(text)));
+                }
+            }
+        }
+        Ok((nest_values(fields.into_iter()), files))
+    }
+
+    fn name_with_index(segments: &[String]) -> String {
+        let mut out = segments.first().cloned().unwrap_or_default();
+        for s in segments.iter().skip(1) {
+            out.push('[');
+            out.push_str(s);
+            out.push(']');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nests_php_style_keys() {
+        let pairs = |p: &[(&str, &str)]| {
+            nest(
+                p.iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            pairs(&[("a", "1"), ("b[c]", "2")]),
+            json!({"a": "1", "b": {"c": "2"}})
+        );
+        assert_eq!(
+            pairs(&[("tags[]", "x"), ("tags[]", "y")]),
+            json!({"tags": ["x", "y"]})
+        );
+        assert_eq!(
+            pairs(&[("items[0][sku]", "a"), ("items[1][sku]", "b")]),
+            json!({"items": [{"sku": "a"}, {"sku": "b"}]})
+        );
+        assert_eq!(pairs(&[("m[5]", "x")]), json!({"m": {"5": "x"}}));
+        assert_eq!(pairs(&[("broken[", "x")]), json!({"broken": "x"}));
+    }
+}

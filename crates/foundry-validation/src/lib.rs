@@ -27,7 +27,7 @@ mod custom;
 mod date;
 mod error;
 mod file;
-// mod http;
+mod http;
 mod messages;
 mod password;
 mod path;
@@ -39,7 +39,34 @@ mod value;
 pub use custom::{AsyncValidationRule, BoxFuture, RuleContext, ValidationRule};
 pub use error::{RuleError, ValidationErrors};
 pub use file::UploadedFile;
-// pub use http::{FormRequest, RequestContext, Validated, ValidationRejection, ValidationResponder};
+/// `#[derive(Validate)]`: implements [`FormRequest`] from `#[validate("…")]` field attributes.
+///
+/// ```
+/// use foundry_validation::{FormRequest, Validate};
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize, Validate)]
+/// #[validate(field = "items.*.sku", rules = "required|string")]
+/// struct Order {
+///     #[validate("required|email")]
+///     email: String,
+///     #[validate("required|array|min:1")]
+///     items: Vec<serde_json::Value>,
+///     #[serde(rename = "couponCode")]
+///     #[validate("nullable|alpha_num")]
+///     coupon: Option<String>,
+///     note: Option<String>,
+/// }
+///
+/// let rules: Vec<String> = Order::rules().into_iter().map(|(field, _)| field).collect();
+/// assert_eq!(rules, ["email", "items", "couponCode", "note", "items.*.sku"]);
+/// ```
+#[cfg(feature = "derive")]
+pub use foundry_macros::Validate;
+pub use http::{
+    FormRequest, RequestContext, RuleSpec, Validated, ValidatedForm, ValidationRejection,
+    ValidationResponder, ValidationSettings,
+};
 pub use messages::{LangError, Translator, default_translator};
 pub use password::Password;
 pub use presence::{

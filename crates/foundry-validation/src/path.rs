@@ -35,6 +35,19 @@ pub(crate) fn get<'a>(data: &'a Value, segments: &[String]) -> Option<&'a Value>
     Some(current)
 }
 
+/// The value at a path, mutably.
+pub(crate) fn get_mut<'a>(data: &'a mut Value, segments: &[String]) -> Option<&'a mut Value> {
+    let mut current = data;
+    for segment in segments {
+        current = match current {
+            Value::Object(map) => map.get_mut(segment)?,
+            Value::Array(list) => list.get_mut(segment.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
 pub(crate) fn child<'a>(value: &'a Value, segment: &str) -> Option<&'a Value> {
     match value {
         Value::Object(map) => map.get(segment),

@@ -1443,6 +1443,54 @@ impl Core {
     }
 }
 
+/// How form and query strings become typed values after validation.
+#[derive(Debug, Clone, Copy)]
+enum Coerce {
+    Int,
+    Number,
+    Bool,
+}
+
+/// Conversions for string inputs (forms, query strings), taken from the rules.
+pub(crate) struct Coercions(Vec<(Vec<String>, bool, Coerce)>);
+
+impl Coercions {
+    pub(crate) fn apply(&self, mut data: Value) -> Value {
+        for (segments, wildcard, kind) in &self.0 {
+            let keys = if *wildcard {
+                path::expand(&data, segments)
+            } else {
+                vec![segments.clone()]
+            };
+            for key in keys {
+                let Some(slot) = path::get_mut(&mut data, &key) else {
+                    continue;
+                };
+                let Value::String(s) = slot else { continue };
+                let t = s.trim();
+                let new = match kind {
+                    Coerce::Int => t.parse::<i64>().ok().map(Value::from),
+                    Coerce::Number => t.parse::<i64>().ok().map(Value::from).or_else(|| {
+                        t.parse::<f64>()
+                            .ok()
+                            .and_then(serde_json::Number::from_f64)
+                            .map(Value::Number)
+                    }),
+                    Coerce::Bool => match t {
+                        "1" | "true" | "on" | "yes" => Some(Value::Bool(true)),
+                        "0" | "false" | "off" | "no" => Some(Value::Bool(false)),
+                        _ => None,
+                    },
+                };
+                if let Some(new) = new {
+                    *slot = new;
+                }
+            }
+        }
+        data
+    }
+}
+
 fn is_excluded(excluded: &[Vec<String>], key: &[String]) -> bool {
     excluded.iter().any(|e| key.starts_with(e))
 }
@@ -1798,6 +1846,28 @@ impl AsyncValidator {
 
     builder_methods!();
 
+    pub(crate) fn coercions(&self) -> Coercions {
+        let mut out = Vec::new();
+        for f in &self.core.fields {
+            let has = |names: &[Name]| {
+                f.rules
+                    .iter()
+                    .any(|r| r.builtin_name().is_some_and(|n| names.contains(&n)))
+            };
+            let kind = if has(&[Name::Integer]) {
+                Coerce::Int
+            } else if has(&[Name::Numeric, Name::Decimal]) {
+                Coerce::Number
+            } else if has(&[Name::Boolean, Name::Accepted, Name::Declined]) {
+                Coerce::Bool
+            } else {
+                continue;
+            };
+            out.push((f.segments.clone(), f.wildcard, kind));
+        }
+        Coercions(out)
+    }
+
     /// The verifier `unique` and `exists` ask.
     #[must_use]
     pub fn presence_verifier(mut self, verifier: Arc<dyn PresenceVerifier>) -> Self {
@@ -1813,6 +1883,21 @@ impl AsyncValidator {
     /// Whether the data passes.
     pub async fn passes(&self) -> Result<bool, PresenceError> {
         Ok(self.errors().await?.is_empty())
+    }
+
+    /// Like [`Self::validate`], and hand back the uploaded files.
+    pub(crate) async fn validate_with_files(
+        self,
+    ) -> (
+        Result<Value, AsyncValidationError>,
+        HashMap<String, UploadedFile>,
+    ) {
+        let result = match self.core.run(self.verifier.as_deref()).await {
+            Ok(state) if state.errors.is_empty() => Ok(self.core.validated(&state.excluded)),
+            Ok(state) => Err(AsyncValidationError::Invalid(state.errors)),
+            Err(e) => Err(e.into()),
+        };
+        (result, self.core.files)
     }
 
     /// The validated data, or why not.
