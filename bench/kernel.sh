@@ -4,6 +4,8 @@
 #
 # Prints one `RESULT <metric> <value> <unit>` line per figure. Servers are pinned to core 0
 # and the load generator to core 1, so requests/s on one server core measure CPU per request.
+# Requests/s move with whatever else the machine does; the callgrind instruction counts at the
+# end do not, so they are the figure to compare across runs.
 #
 #   bench/kernel.sh              # 3 rounds of 5 s each
 #   ROUNDS=5 DURATION=10 bench/kernel.sh
@@ -95,3 +97,30 @@ awk -v a="$blog_rps" -v b="$base_rps" 'BEGIN {printf "RESULT kernel_json_hello_r
 awk -v a="$blog_rps" -v b="$base_rps" 'BEGIN {printf "RESULT kernel_overhead_us %.2f us\n", (1/a - 1/b) * 1e6}'
 printf 'RESULT blog_peak_rss_mb %s MB\n' "$(awk -v kb="$(hwm_kb $blog_pid)" 'BEGIN {printf "%.1f", kb/1024}')"
 printf 'RESULT baseline_peak_rss_mb %s MB\n' "$(awk -v kb="$(hwm_kb $base_pid)" 'BEGIN {printf "%.1f", kb/1024}')"
+cleanup; pids=()
+
+# Instructions per request under callgrind: deterministic, unlike requests/s on a shared
+# machine. Two runs of different lengths cancel out startup and shutdown.
+command -v valgrind >/dev/null || { echo "installing valgrind"; apt-get install -y valgrind >/dev/null; }
+CG_PORT=18082
+instructions() { # requests, command...
+  local n=$1; shift
+  local out; out=$(mktemp)
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>&1 &
+  local vpid=$!
+  for _ in $(seq 1 400); do curl -sf "http://127.0.0.1:$CG_PORT/api/hello" >/dev/null && break; sleep 0.1; done
+  # One keep-alive connection, n requests.
+  curl -s $(for _ in $(seq 1 "$n"); do printf 'http://127.0.0.1:%s/api/hello ' "$CG_PORT"; done) >/dev/null
+  kill -INT "$vpid"; sleep 0.3; kill -TERM "$vpid" 2>/dev/null || true; wait "$vpid" || true
+  awk '/^(summary|totals):/ {print $2; exit}' "$out"; rm -f "$out"
+}
+per_request() { # command...
+  local short long
+  short=$(instructions 500 "$@"); long=$(instructions 2500 "$@")
+  awk -v s="$short" -v l="$long" 'BEGIN {printf "%.0f", (l - s) / 2000}'
+}
+blog_ir=$(per_request "$BLOG" serve --port $CG_PORT)
+base_ir=$(per_request "$BASE" hello $CG_PORT)
+printf 'RESULT kernel_json_hello_instructions %s instructions/request\n' "$blog_ir"
+printf 'RESULT baseline_json_hello_instructions %s instructions/request\n' "$base_ir"
+printf 'RESULT kernel_overhead_instructions %s instructions/request\n' "$((blog_ir - base_ir))"
