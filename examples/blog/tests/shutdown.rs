@@ -74,3 +74,59 @@ fn sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits_0() {
         "shutdown hooks run: {logs}"
     );
 }
+
+#[test]
+fn production_logs_are_json_lines_and_sigint_also_stops_gracefully() {
+    let port = free_port();
+    let key = blog().args(["key:generate", "--show"]).output().unwrap();
+    let key = String::from_utf8(key.stdout).unwrap();
+    let child = blog()
+        .args(["serve", "--port", &port.to_string()])
+        .env("FOUNDRY_ENV", "production")
+        .env("FOUNDRY_APP__KEY", key.trim())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the blog starts");
+    let started = Instant::now();
+    while get(port, "/api/status").is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the blog never answered"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = wait_output(child, Duration::from_secs(20));
+    assert_eq!(output.status.code(), Some(0));
+    let logs = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("listening on http://127.0.0.1:"))),
+        "{logs}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "received SIGINT"),
+        "{logs}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["timestamp"].is_string()),
+        "{logs}"
+    );
+}
