@@ -22,6 +22,31 @@ fn audited(sql: String) -> AssertSqlSafe<String> {
     AssertSqlSafe(sql)
 }
 
+/// Widen small integer and float values so every integer binds as `INT8` and every float as
+/// `FLOAT8`. PostgreSQL caches prepared statements with their parameter types: binding an
+/// `i32` where the cached statement saw an `i64` fails with "incorrect binary data format".
+fn normalize(values: Values) -> Values {
+    use sea_query::Value as V;
+    Values(
+        values
+            .0
+            .into_iter()
+            .map(|v| match v {
+                V::TinyInt(i) => V::BigInt(i.map(i64::from)),
+                V::SmallInt(i) => V::BigInt(i.map(i64::from)),
+                V::Int(i) => V::BigInt(i.map(i64::from)),
+                V::TinyUnsigned(i) => V::BigInt(i.map(i64::from)),
+                V::SmallUnsigned(i) => V::BigInt(i.map(i64::from)),
+                V::Unsigned(i) => V::BigInt(i.map(i64::from)),
+                // Values above i64::MAX would make sea-query-sqlx panic; saturate instead.
+                V::BigUnsigned(i) => V::BigInt(i.map(|i| i64::try_from(i).unwrap_or(i64::MAX))),
+                V::Float(f) => V::Double(f.map(f64::from)),
+                other => other,
+            })
+            .collect(),
+    )
+}
+
 fn ctx(sql: &str) -> String {
     let mut short: String = sql.chars().take(300).collect();
     if short.len() < sql.len() {
@@ -40,13 +65,13 @@ macro_rules! run {
                 let mut guard = tx.conn.lock().await;
                 match &mut *guard {
                     TxConn::Sqlite(t) => {
-                        let $q = sqlx::query_with::<sqlx::Sqlite, _>(audited(sql), SqlxValues($values));
+                        let $q = sqlx::query_with::<sqlx::Sqlite, _>(audited(sql), SqlxValues(normalize($values)));
                         let $e = &mut **t;
                         $body.map($wrap_sqlite)
                     }
                     #[cfg(feature = "postgres")]
                     TxConn::Postgres(t) => {
-                        let $q = sqlx::query_with::<sqlx::Postgres, _>(audited(sql), SqlxValues($values));
+                        let $q = sqlx::query_with::<sqlx::Postgres, _>(audited(sql), SqlxValues(normalize($values)));
                         let $e = &mut **t;
                         $body.map($wrap_pg)
                     }
@@ -55,13 +80,13 @@ macro_rules! run {
             }
             None => match &$db.shared.pool {
                 Pool::Sqlite(p) => {
-                    let $q = sqlx::query_with::<sqlx::Sqlite, _>(audited(sql), SqlxValues($values));
+                    let $q = sqlx::query_with::<sqlx::Sqlite, _>(audited(sql), SqlxValues(normalize($values)));
                     let $e = p;
                     $body.map($wrap_sqlite)
                 }
                 #[cfg(feature = "postgres")]
                 Pool::Postgres(p) => {
-                    let $q = sqlx::query_with::<sqlx::Postgres, _>(audited(sql), SqlxValues($values));
+                    let $q = sqlx::query_with::<sqlx::Postgres, _>(audited(sql), SqlxValues(normalize($values)));
                     let $e = p;
                     $body.map($wrap_pg)
                 }
@@ -142,14 +167,20 @@ pub(crate) fn fetch_stream(
                 let mut guard = tx.conn.lock().await;
                 match &mut *guard {
                     TxConn::Sqlite(t) => pump!(
-                        sqlx::query_with::<sqlx::Sqlite, _>(audited(sql), SqlxValues(values))
-                            .fetch(&mut **t),
+                        sqlx::query_with::<sqlx::Sqlite, _>(
+                            audited(sql),
+                            SqlxValues(normalize(values))
+                        )
+                        .fetch(&mut **t),
                         |r| Row(RowInner::Sqlite(r))
                     ),
                     #[cfg(feature = "postgres")]
                     TxConn::Postgres(t) => pump!(
-                        sqlx::query_with::<sqlx::Postgres, _>(audited(sql), SqlxValues(values))
-                            .fetch(&mut **t),
+                        sqlx::query_with::<sqlx::Postgres, _>(
+                            audited(sql),
+                            SqlxValues(normalize(values))
+                        )
+                        .fetch(&mut **t),
                         |r| Row(RowInner::Postgres(r))
                     ),
                     TxConn::Finished => {
@@ -159,13 +190,20 @@ pub(crate) fn fetch_stream(
             }
             None => match &db.shared.pool {
                 Pool::Sqlite(p) => pump!(
-                    sqlx::query_with::<sqlx::Sqlite, _>(audited(sql), SqlxValues(values)).fetch(p),
+                    sqlx::query_with::<sqlx::Sqlite, _>(
+                        audited(sql),
+                        SqlxValues(normalize(values))
+                    )
+                    .fetch(p),
                     |r| Row(RowInner::Sqlite(r))
                 ),
                 #[cfg(feature = "postgres")]
                 Pool::Postgres(p) => pump!(
-                    sqlx::query_with::<sqlx::Postgres, _>(audited(sql), SqlxValues(values))
-                        .fetch(p),
+                    sqlx::query_with::<sqlx::Postgres, _>(
+                        audited(sql),
+                        SqlxValues(normalize(values))
+                    )
+                    .fetch(p),
                     |r| Row(RowInner::Postgres(r))
                 ),
             },

@@ -82,6 +82,20 @@ pub fn json_to_expr(value: Json) -> Expr {
     }
 }
 
+/// Convert a JSON scalar to a bound value (`null` → a null string value).
+pub fn json_value(value: Json) -> Value {
+    match value {
+        Json::Null => Value::String(None),
+        Json::Bool(b) => Value::from(b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::from(i),
+            None => Value::from(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => Value::from(s),
+        other => Value::Json(Some(Box::new(other))),
+    }
+}
+
 /// Values for one row of an insert or update: implemented for a JSON object, a [`Record`], and
 /// lists of `(column, Value)` pairs.
 pub trait IntoRow {

@@ -148,6 +148,35 @@ impl Row {
         T::from_row(r).map_err(|e| decode_error("(row)", &e))
     }
 
+    /// One column as JSON (see [`Row::to_record`]).
+    pub fn json(&self, name: &str) -> DbResult<Json> {
+        let missing = || DbError::Decode {
+            column: name.to_owned(),
+            message: "no such column in the result".into(),
+        };
+        match &self.0 {
+            RowInner::Sqlite(r) => {
+                let (i, c) = r
+                    .columns()
+                    .iter()
+                    .enumerate()
+                    .find(|(_, c)| c.name() == name)
+                    .ok_or_else(missing)?;
+                sqlite_json(r, i, c.type_info().name())
+            }
+            #[cfg(feature = "postgres")]
+            RowInner::Postgres(r) => {
+                let (i, c) = r
+                    .columns()
+                    .iter()
+                    .enumerate()
+                    .find(|(_, c)| c.name() == name)
+                    .ok_or_else(missing)?;
+                pg_json(r, i, c.type_info().name())
+            }
+        }
+    }
+
     /// The row as JSON: integers, floats, strings, booleans (declared `BOOLEAN` columns on
     /// SQLite), JSON columns as JSON, date-times as RFC 3339 strings, blobs as arrays of bytes.
     pub fn to_record(&self) -> DbResult<Record> {

@@ -1,18 +1,38 @@
 //! RustForge derive macros.
+//!
+//! - `#[derive(Model)]` (re-exported by `foundry-db`): see that crate's `Model` trait and
+//!   `docs/models.md`.
+//! - `#[derive(Validate)]` (re-exported by `foundry-validation`): form-request rules from
+//!   `#[validate("…")]` field attributes; see `docs/validation.md`.
 
 use proc_macro::TokenStream;
 
+mod model;
 mod validate;
 
-/// Derive `FormRequest` from per-field rule strings (see `foundry_validation::Validated`).
+/// Implement `foundry_db::Model` (and `ModelHooks`, `Serialize`, `FromDbRow`, column
+/// constants) for a struct with named fields.
+///
+/// Struct options in `#[model(...)]`: `table = "posts"`, `primary_key = "id"`,
+/// `key = "increment" | "uuid" | "ulid"`, `fillable(a, b)`, `guarded(a, b)`, `hidden(a, b)`,
+/// `timestamps = false`, `soft_deletes`, `hooks` (you implement `ModelHooks`),
+/// `crate = "foundry::db"` (the path to foundry-db). Field options: `#[model(cast = "json")]`,
+/// `#[model(cast = "enum")]`. A field of type `Relations` holds loaded relations.
+#[proc_macro_derive(Model, attributes(model))]
+pub fn derive_model(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    model::derive(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Derive `foundry_validation::FormRequest` from per-field rule strings.
 ///
 /// ```text
 /// #[derive(serde::Deserialize, foundry_validation::Validate)]
 /// struct Signup {
 ///     #[validate("required|email|max:255")]
 ///     email: String,
-///     #[validate("required|string|min:8|confirmed")]
-///     password: String,
 ///     #[validate("nullable|integer|min:13")]
 ///     age: Option<u32>,
 /// }
