@@ -54,10 +54,10 @@ impl From<Rule> for RuleSpec {
 }
 
 impl IntoRules for RuleSpec {
-    fn into_rules(self) -> Result<Vec<Rule>, RuleError> {
+    fn into_rules(self) -> Result<Arc<[Rule]>, RuleError> {
         match self {
-            RuleSpec::Text(t) => crate::parse_rules(&t),
-            RuleSpec::Rules(r) => Ok(r),
+            RuleSpec::Text(t) => t.as_ref().into_rules(),
+            RuleSpec::Rules(r) => Ok(r.into()),
         }
     }
 }

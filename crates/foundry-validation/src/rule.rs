@@ -883,55 +883,78 @@ fn php_regex(pattern: &str) -> Result<Regex, String> {
 
 /// Anything that can be turned into a field's list of rules: a rule string, a list of rule
 /// strings (where a regex may contain `|`), or a list of [`Rule`] values.
+///
+/// Rule strings are parsed once per process: the parsed rules are kept in a small cache keyed
+/// by the string, so a form request's rules cost a hash lookup per request.
 pub trait IntoRules {
     /// Convert, reporting malformed rules.
-    fn into_rules(self) -> Result<Vec<Rule>, RuleError>;
+    fn into_rules(self) -> Result<Arc<[Rule]>, RuleError>;
+}
+
+const CACHE_LIMIT: usize = 4096;
+
+/// Parse a rule string through the process-wide cache.
+pub(crate) fn parse_cached(text: &str) -> Result<Arc<[Rule]>, RuleError> {
+    use std::collections::HashMap;
+    use std::sync::{OnceLock, RwLock};
+    static CACHE: OnceLock<RwLock<HashMap<String, Arc<[Rule]>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.read().ok().and_then(|c| c.get(text).cloned()) {
+        return Ok(hit);
+    }
+    let parsed: Arc<[Rule]> = parse_rules(text)?.into();
+    if let Ok(mut c) = cache.write()
+        && c.len() < CACHE_LIMIT
+    {
+        c.insert(text.to_owned(), parsed.clone());
+    }
+    Ok(parsed)
 }
 
 impl IntoRules for &str {
-    fn into_rules(self) -> Result<Vec<Rule>, RuleError> {
-        parse_rules(self)
+    fn into_rules(self) -> Result<Arc<[Rule]>, RuleError> {
+        parse_cached(self)
     }
 }
 
 impl IntoRules for String {
-    fn into_rules(self) -> Result<Vec<Rule>, RuleError> {
-        parse_rules(&self)
+    fn into_rules(self) -> Result<Arc<[Rule]>, RuleError> {
+        parse_cached(&self)
     }
 }
 
 impl IntoRules for &String {
-    fn into_rules(self) -> Result<Vec<Rule>, RuleError> {
-        parse_rules(self)
+    fn into_rules(self) -> Result<Arc<[Rule]>, RuleError> {
+        parse_cached(self)
     }
 }
 
 impl IntoRules for Rule {
-    fn into_rules(self) -> Result<Vec<Rule>, RuleError> {
-        Ok(vec![self])
+    fn into_rules(self) -> Result<Arc<[Rule]>, RuleError> {
+        Ok(Arc::new([self]))
     }
 }
 
 impl IntoRules for Vec<Rule> {
-    fn into_rules(self) -> Result<Vec<Rule>, RuleError> {
-        Ok(self)
-    }
-}
-
-impl<const N: usize> IntoRules for [Rule; N] {
-    fn into_rules(self) -> Result<Vec<Rule>, RuleError> {
+    fn into_rules(self) -> Result<Arc<[Rule]>, RuleError> {
         Ok(self.into())
     }
 }
 
+impl<const N: usize> IntoRules for [Rule; N] {
+    fn into_rules(self) -> Result<Arc<[Rule]>, RuleError> {
+        Ok(Arc::new(self))
+    }
+}
+
 impl IntoRules for Vec<&str> {
-    fn into_rules(self) -> Result<Vec<Rule>, RuleError> {
+    fn into_rules(self) -> Result<Arc<[Rule]>, RuleError> {
         self.into_iter().map(Rule::parse).collect()
     }
 }
 
 impl<const N: usize> IntoRules for [&str; N] {
-    fn into_rules(self) -> Result<Vec<Rule>, RuleError> {
+    fn into_rules(self) -> Result<Arc<[Rule]>, RuleError> {
         self.into_iter().map(Rule::parse).collect()
     }
 }

@@ -27,7 +27,7 @@ pub(crate) struct Field {
     pub(crate) pattern: String,
     segments: Vec<String>,
     wildcard: bool,
-    rules: Vec<Rule>,
+    rules: Arc<[Rule]>,
     bail: bool,
     sometimes: bool,
     nullable: bool,
@@ -37,7 +37,7 @@ pub(crate) struct Field {
 }
 
 impl Field {
-    fn new(pattern: String, rules: Vec<Rule>) -> Self {
+    fn new(pattern: String, rules: Arc<[Rule]>) -> Self {
         let segments = split(&pattern);
         let wildcard = segments.iter().any(|s| s == "*");
         let has = |n: Name| rules.iter().any(|r| r.builtin_name() == Some(n));
@@ -133,9 +133,13 @@ impl Core {
             let parsed = r.into_rules().map_err(|e| e.with_field(&pattern))?;
             // The same field given twice: merge, like Laravel's array of rules.
             if let Some(existing) = fields.iter_mut().find(|f| f.pattern == pattern) {
-                let mut all = std::mem::take(&mut existing.rules);
-                all.extend(parsed);
-                *existing = Field::new(pattern, all);
+                let all: Vec<Rule> = existing
+                    .rules
+                    .iter()
+                    .chain(parsed.iter())
+                    .cloned()
+                    .collect();
+                *existing = Field::new(pattern, all.into());
             } else {
                 fields.push(Field::new(pattern, parsed));
             }
@@ -221,8 +225,9 @@ impl Core {
                     key_str: &key_str,
                     wild,
                 };
-                for rule in &field.rules {
-                    self.validate_attribute(&ctx, rule, &mut state, verifier)
+                let input = self.lookup(key, &key_str);
+                for rule in field.rules.iter() {
+                    self.validate_attribute(&ctx, rule, input, &mut state, verifier)
                         .await?;
                     if is_excluded(&state.excluded, key) {
                         break;
@@ -246,6 +251,7 @@ impl Core {
         &self,
         ctx: &Ctx<'_>,
         rule: &Rule,
+        input: Input<'_>,
         state: &mut RunState,
         verifier: Option<&dyn PresenceVerifier>,
     ) -> Result<(), PresenceError> {
@@ -253,7 +259,6 @@ impl Core {
         if matches!(name, Some(Name::Bail | Name::Sometimes | Name::Nullable)) {
             return Ok(());
         }
-        let input = self.lookup(ctx.key, ctx.key_str);
         let implicit = rule.is_implicit();
         let exclude = name.is_some_and(Name::is_exclude);
         if !exclude {
@@ -789,24 +794,24 @@ impl Core {
                 vec![],
             ),
             Size | Min | Max | Between => {
-                let numeric = field.numeric && v.is_some_and(is_numeric);
                 let size = self.size(field, input, field.numeric);
-                let ty = Self::size_type(field, input, field.numeric);
-                let (cond, repl) = match b.name {
-                    Size => (size == b.nums[0], vec![("size", p[0].clone())]),
-                    Min => (size >= b.nums[0], vec![("min", p[0].clone())]),
-                    Max => (size <= b.nums[0], vec![("max", p[0].clone())]),
-                    _ => (
-                        size >= b.nums[0] && size <= b.nums[1],
-                        vec![("min", p[0].clone()), ("max", p[1].clone())],
-                    ),
+                let cond = match b.name {
+                    Size => size == b.nums[0],
+                    Min => size >= b.nums[0],
+                    Max => size <= b.nums[0],
+                    _ => size >= b.nums[0] && size <= b.nums[1],
                 };
-                let _ = numeric;
                 if cond {
-                    pass()
-                } else {
-                    Self::fail_size(b.name, ty, repl)
+                    return pass();
                 }
+                let ty = Self::size_type(field, input, field.numeric);
+                let repl = match b.name {
+                    Size => vec![("size", p[0].clone())],
+                    Min => vec![("min", p[0].clone())],
+                    Max => vec![("max", p[0].clone())],
+                    _ => vec![("min", p[0].clone()), ("max", p[1].clone())],
+                };
+                Self::fail_size(b.name, ty, repl)
             }
             Gt | Gte | Lt | Lte => self.check_compare(ctx, b, input),
             Digits | DigitsBetween | MaxDigits | MinDigits => {
