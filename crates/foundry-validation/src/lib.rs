@@ -14,6 +14,8 @@
 //! assert_eq!(v.errors().first("age"), Some("The age field must be at least 18."));
 //! ```
 //!
+//! The guide with every rule, its example and message: `docs/validation.md`.
+//!
 //! Design notes:
 //! - Rules are parsed once, when the validator is built; a malformed rule is a [`RuleError`]
 //!   (a developer error naming the rule text), never a panic and never a 422.
@@ -74,3 +76,10 @@ pub use presence::{
 };
 pub use rule::{IntoRules, Name, Rule, parse_rules};
 pub use validator::{AsyncValidationError, AsyncValidator, Validator};
+
+/// The guide in `docs/validation.md`, compiled as doctests so its examples cannot drift.
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../../../docs/validation.md")]
+    struct Validation;
+}
