@@ -10,13 +10,15 @@ mod config;
 mod connection;
 mod error;
 mod exec;
+pub mod factory;
 mod naming;
 mod raw;
 mod row;
-mod transaction;
+pub mod transaction;
 
 pub mod migrate;
 pub mod model;
+pub mod pagination;
 pub mod query;
 pub mod relations;
 pub mod schema;

@@ -252,6 +252,9 @@ pub trait Model: ModelHooks + Clone + Send + Sync + 'static {
     fn column_value(&self, column: &str) -> Option<Value>;
     /// Convert a JSON attribute to the column's SQL value (typed by the field).
     fn json_to_value(column: &str, value: Json) -> DbResult<Value>;
+    /// Build an unsaved model from attributes (missing `Option` fields are `None`, a missing
+    /// key is unset; other missing fields are an error naming them).
+    fn from_attributes(attrs: Map<String, Json>) -> DbResult<Self>;
     /// Set one field from JSON.
     fn set_attribute(&mut self, column: &str, value: Json) -> DbResult<()>;
     /// Set a date-time column (`created_at`, `updated_at`, `deleted_at`) if the model has it.
@@ -443,6 +446,20 @@ pub trait ModelExt: Model {
                 }
             })
             .await
+        }
+    }
+
+    /// Like [`ModelExt::create`] but without the mass-assignment guard (Laravel's
+    /// `forceCreate`; factories and seeders use it). Unknown columns are still errors.
+    fn force_create(db: &Db, attrs: Json) -> impl Future<Output = DbResult<Self>> + Send {
+        async move {
+            let attrs = attributes(attrs, Self::NAME)?;
+            let mut values = Vec::with_capacity(attrs.len() + 2);
+            for (column, value) in attrs {
+                let value = Self::json_to_value(&column, value)?;
+                values.push((column, value));
+            }
+            insert_values::<Self>(db, values, None).await
         }
     }
 

@@ -96,6 +96,17 @@ pub fn json_value(value: Json) -> Value {
     }
 }
 
+/// Convert a key-like bound value back to JSON (integers and strings; anything else `null`).
+pub fn value_json(value: &Value) -> Json {
+    match value {
+        Value::BigInt(Some(i)) => Json::from(*i),
+        Value::Int(Some(i)) => Json::from(*i),
+        Value::SmallInt(Some(i)) => Json::from(*i),
+        Value::String(Some(s)) => Json::from(s.clone()),
+        _ => Json::Null,
+    }
+}
+
 /// Values for one row of an insert or update: implemented for a JSON object, a [`Record`], and
 /// lists of `(column, Value)` pairs.
 pub trait IntoRow {

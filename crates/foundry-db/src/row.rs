@@ -89,6 +89,22 @@ scalar_from_row!(
     Option<String>
 );
 
+macro_rules! tuple_from_row {
+    ($($t:ident: $i:tt),+) => {
+        impl<$($t: DbDecode),+> FromDbRow for ($($t,)+) {
+            fn from_db_row(row: &Row) -> DbResult<Self> {
+                Ok(($(row.get_index::<$t>($i)?,)+))
+            }
+        }
+    };
+}
+tuple_from_row!(A: 0);
+tuple_from_row!(A: 0, B: 1);
+tuple_from_row!(A: 0, B: 1, C: 2);
+tuple_from_row!(A: 0, B: 1, C: 2, D: 3);
+tuple_from_row!(A: 0, B: 1, C: 2, D: 3, E: 4);
+tuple_from_row!(A: 0, B: 1, C: 2, D: 3, E: 4, F: 5);
+
 impl Row {
     /// The value of column `name`.
     pub fn get<T: DbDecode>(&self, name: &str) -> DbResult<T> {

@@ -312,6 +312,23 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         let enc = encode(f, quote!(v));
         quote!(#col => { let v: #ty = #p::from_json(#name_str, #col, value)?; ::core::result::Result::Ok(#enc) })
     });
+    let from_attributes = fields.iter().map(|f| {
+        let (ident, col, ty) = (&f.ident, f.ident.to_string(), &f.ty);
+        let missing = if is_option(ty) {
+            quote!(::core::option::Option::None)
+        } else if *ident == pk {
+            quote!(::core::default::Default::default())
+        } else {
+            quote!(return ::core::result::Result::Err(#krate::DbError::MassAssignment {
+                model: #name_str,
+                message: ::std::format!("attribute `{}` is missing; add it to the factory definition", #col),
+            }))
+        };
+        quote!(#ident: match attrs.remove(#col) {
+            ::core::option::Option::Some(value) => #p::from_json(#name_str, #col, value)?,
+            ::core::option::Option::None => #missing,
+        })
+    });
     let set_attribute = fields.iter().map(|f| {
         let (ident, col) = (&f.ident, f.ident.to_string());
         quote!(#col => { self.#ident = #p::from_json(#name_str, #col, value)?; ::core::result::Result::Ok(()) })
@@ -406,6 +423,19 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
                         column: ::std::string::ToString::to_string(column),
                     }),
                 }
+            }
+
+            fn from_attributes(
+                mut attrs: #p::serde_json::Map<::std::string::String, #p::serde_json::Value>,
+            ) -> #krate::DbResult<Self> {
+                let model = Self { #(#from_attributes,)* #rel_init };
+                if let ::core::option::Option::Some(column) = attrs.keys().next() {
+                    return ::core::result::Result::Err(#krate::DbError::UnknownColumn {
+                        model: #name_str,
+                        column: ::core::clone::Clone::clone(column),
+                    });
+                }
+                ::core::result::Result::Ok(model)
             }
 
             fn set_attribute(&mut self, column: &str, value: #p::serde_json::Value) -> #krate::DbResult<()> {
