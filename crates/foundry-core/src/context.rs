@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::Config;
 use crate::error::Result;
 use crate::services::Services;
+use crate::url::UrlGenerator;
 
 /// A boxed, sendable future, the return type of lifecycle hooks.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -35,6 +36,7 @@ pub struct AppContext {
 struct Inner {
     config: Arc<Config>,
     services: Services,
+    urls: UrlGenerator,
     shutdown_hooks: Mutex<Vec<(String, ShutdownHook)>>,
 }
 
@@ -48,12 +50,19 @@ impl std::fmt::Debug for AppContext {
 }
 
 impl AppContext {
-    /// A context over a loaded config and a frozen registry.
+    /// A context over a loaded config and a frozen registry, with no named routes.
     pub fn new(config: Config, services: Services) -> Self {
+        let urls = UrlGenerator::new(&config.app().url, config.app().key.clone());
+        Self::with_urls(config, services, urls)
+    }
+
+    /// A context whose URL generator knows the app's named routes.
+    pub fn with_urls(config: Config, services: Services, urls: UrlGenerator) -> Self {
         Self {
             inner: Arc::new(Inner {
                 config: Arc::new(config),
                 services,
+                urls,
                 shutdown_hooks: Mutex::new(Vec::new()),
             }),
         }
@@ -62,6 +71,11 @@ impl AppContext {
     /// The configuration.
     pub fn config(&self) -> &Arc<Config> {
         &self.inner.config
+    }
+
+    /// URLs of named routes, absolute URLs and signed URLs.
+    pub fn urls(&self) -> &UrlGenerator {
+        &self.inner.urls
     }
 
     /// The service registry.

@@ -348,20 +348,23 @@ impl ErrorReport {
     }
 
     /// The JSON body: `{"message"}`, plus `"errors"` for validation, plus `"error_chain"` when
-    /// `debug` is on and there is more than the message to tell.
-    pub fn json_body(&self, debug: bool) -> Value {
-        let mut body = Map::new();
-        body.insert("message".into(), Value::String(self.0.message.clone()));
-        if let Some(errors) = &self.0.errors {
-            body.insert("errors".into(), Value::Object(errors.clone()));
+    /// `debug` is on. Keys come in that order, as Laravel writes them.
+    pub fn json_body(&self, debug: bool) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            message: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            errors: Option<&'a Map<String, Value>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error_chain: Option<&'a [String]>,
         }
-        if debug && !self.0.chain.is_empty() {
-            body.insert(
-                "error_chain".into(),
-                Value::Array(self.0.chain.iter().cloned().map(Value::String).collect()),
-            );
-        }
-        Value::Object(body)
+        let body = Body {
+            message: &self.0.message,
+            errors: self.0.errors.as_ref(),
+            error_chain: (debug && !self.0.chain.is_empty()).then_some(self.0.chain.as_slice()),
+        };
+        // Serializing strings and maps of JSON values cannot fail.
+        serde_json::to_vec(&body).unwrap_or_default()
     }
 }
 
@@ -378,7 +381,7 @@ impl IntoResponse for Error {
             errors: self.inner.errors,
             chain,
         }));
-        let body = serde_json::to_vec(&report.json_body(false)).unwrap_or_default();
+        let body = report.json_body(false);
         let mut response = Response::new(Body::from(body));
         *response.status_mut() = status;
         let headers = response.headers_mut();
@@ -393,6 +396,12 @@ impl IntoResponse for Error {
 
 impl From<ConfigError> for Error {
     fn from(err: ConfigError) -> Self {
+        Error::internal(err)
+    }
+}
+
+impl From<crate::url::UrlError> for Error {
+    fn from(err: crate::url::UrlError) -> Self {
         Error::internal(err)
     }
 }
@@ -494,8 +503,13 @@ mod tests {
         assert_eq!(report.chain(), ["Server Error", "password=hunter2"]);
         let body = body_json(response).await;
         assert_eq!(body, serde_json::json!({ "message": "Server Error" }));
-        assert!(!report.json_body(false).to_string().contains("hunter2"));
-        assert!(report.json_body(true).to_string().contains("hunter2"));
+        let quiet = String::from_utf8(report.json_body(false)).unwrap();
+        assert!(!quiet.contains("hunter2"));
+        let debug = String::from_utf8(report.json_body(true)).unwrap();
+        assert_eq!(
+            debug,
+            r#"{"message":"Server Error","error_chain":["Server Error","password=hunter2"]}"#
+        );
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ pub mod error;
 pub mod key;
 pub mod provider;
 pub mod services;
+pub mod url;
 
 pub use config::{Config, ConfigError, Environment};
 pub use context::{AppContext, BoxFuture};
@@ -16,3 +17,4 @@ pub use error::{Error, ErrorKind, ErrorReport, OptionExt, Result, ResultExt};
 pub use key::AppKey;
 pub use provider::ServiceProvider;
 pub use services::{Service, Services, ServicesBuilder};
+pub use url::UrlGenerator;

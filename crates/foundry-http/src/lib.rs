@@ -4,12 +4,19 @@
 //! axum stays visible: handlers are axum handlers, middleware are tower layers, and
 //! [`Routes`] builds a plain `axum::Router`.
 
+pub mod constraint;
+pub mod method_override;
 pub mod middleware;
 pub mod render;
+pub mod resource;
 pub mod routing;
 pub mod server;
+pub mod signed;
 
+pub use method_override::MethodOverrideLayer;
 pub use middleware::{MiddlewareRegistry, RouteFlag};
 pub use render::{ErrorRenderLayer, ErrorRenderer, wants_json};
+pub use resource::{Action, Resource};
 pub use routing::{Group, RouteError, RouteInfo, Routes};
 pub use server::{Shutdown, serve, shutdown_signal};
+pub use signed::ValidateSignatureLayer;

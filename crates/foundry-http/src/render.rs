@@ -100,7 +100,7 @@ impl ErrorRenderer {
         }
         let (mut parts, _) = response.into_parts();
         let (body, content_type) = if json {
-            let body = serde_json::to_vec(&report.json_body(self.debug)).unwrap_or_default();
+            let body = report.json_body(self.debug);
             (body, "application/json")
         } else {
             (

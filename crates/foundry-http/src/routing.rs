@@ -30,7 +30,9 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use http::Method;
 use serde::Serialize;
 
+use crate::constraint::{self, Constraint, Constraints};
 use crate::middleware::{MiddlewareRegistry, RouteFlag};
+use crate::resource::{Action, Resource};
 
 /// One registered route, as `route:list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -97,6 +99,26 @@ pub enum RouteError {
         /// Its argument.
         arg: String,
     },
+    /// A constraint that cannot apply.
+    #[error("invalid constraint on `{parameter}` of route {path}: {reason}")]
+    InvalidConstraint {
+        /// The route's path.
+        path: String,
+        /// The parameter.
+        parameter: String,
+        /// Why.
+        reason: String,
+    },
+    /// `only`/`except` named an action resources do not have.
+    #[error(
+        "unknown resource action `{action}` for `{resource}`; actions are index, create, store, show, edit, update, destroy"
+    )]
+    UnknownAction {
+        /// The resource name.
+        resource: String,
+        /// The unknown action.
+        action: String,
+    },
     /// A path that axum cannot route.
     #[error("invalid route path `{path}`: {reason}")]
     InvalidPath {
@@ -140,7 +162,10 @@ struct Pending<S> {
     method_router: MethodRouter<S>,
     info: RouteInfo,
     own_middleware: Vec<String>,
+    constraints: Vec<(String, Constraint)>,
 }
+
+type FallbackFn<S> = Box<dyn FnOnce(Router<S>) -> Router<S> + Send>;
 
 /// The routes builder apps fill in `App::routes`.
 pub struct Routes<S = foundry_core::AppContext> {
@@ -153,6 +178,7 @@ pub struct Routes<S = foundry_core::AppContext> {
     inherited_flags: Vec<RouteFlag>,
     registry: MiddlewareRegistry<S>,
     errors: Vec<RouteError>,
+    fallback: Option<FallbackFn<S>>,
 }
 
 impl<S> fmt::Debug for Routes<S> {
@@ -176,6 +202,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             inherited_flags: Vec::new(),
             registry,
             errors: Vec::new(),
+            fallback: None,
         }
     }
 
@@ -275,21 +302,134 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
                 names.push("HEAD".to_owned());
             }
         }
-        let Some(filter) = filter else {
-            return self;
-        };
+        if let Some(filter) = filter {
+            self.push_pending(full_path, names, on(filter, handler));
+        }
+        self
+    }
+
+    fn push_pending(&mut self, path: String, methods: Vec<String>, method_router: MethodRouter<S>) {
         self.pending = Some(Pending {
-            path: full_path.clone(),
-            method_router: on(filter, handler),
+            path: path.clone(),
+            method_router,
             info: RouteInfo {
-                methods: names,
-                path: full_path,
+                methods,
+                path,
                 name: None,
                 middleware: self.inherited_middleware.clone(),
                 flags: self.inherited_flags.clone(),
             },
             own_middleware: Vec::new(),
+            constraints: Vec::new(),
         });
+    }
+
+    /// The handler for requests no route matches (instead of the 404 page).
+    pub fn fallback<H, T>(mut self, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.flush();
+        self.fallback = Some(Box::new(move |router: Router<S>| router.fallback(handler)));
+        self.routes.push(RouteInfo {
+            methods: vec!["ANY".to_owned()],
+            path: "{fallback}".to_owned(),
+            name: None,
+            middleware: Vec::new(),
+            flags: Vec::new(),
+        });
+        self
+    }
+
+    /// Laravel's resource routes for `name` (`"posts"`, or `"posts.comments"` for a nested
+    /// resource): the actions the [`Resource`] has, named `posts.index` … `posts.destroy`.
+    pub fn resource(mut self, name: &str, resource: Resource<S>) -> Self {
+        self.flush();
+        let plan = match resource.plan(name, &self.prefix) {
+            Ok(plan) => plan,
+            Err(err) => {
+                self.errors.push(err);
+                return self;
+            }
+        };
+        for route in plan {
+            self.push_pending(route.path, route.methods, route.method_router);
+            self = self.name(&route.name);
+            for (parameter, constraint) in route.constraints {
+                self = self.constrain(&parameter, Ok(constraint));
+            }
+            self.flush();
+        }
+        self
+    }
+
+    /// [`Routes::resource`] without the HTML form actions (`create`, `edit`).
+    pub fn api_resource(self, name: &str, resource: Resource<S>) -> Self {
+        self.resource(name, resource.without(&[Action::Create, Action::Edit]))
+    }
+
+    /// Require a parameter of the route added last to be digits; otherwise 404.
+    pub fn where_number(self, parameter: &str) -> Self {
+        self.constrain(parameter, Ok(Constraint::Number))
+    }
+
+    /// Require a parameter of the route added last to be letters; otherwise 404.
+    pub fn where_alpha(self, parameter: &str) -> Self {
+        self.constrain(parameter, Ok(Constraint::Alpha))
+    }
+
+    /// Require a parameter of the route added last to be letters and digits; otherwise 404.
+    pub fn where_alpha_numeric(self, parameter: &str) -> Self {
+        self.constrain(parameter, Ok(Constraint::AlphaNumeric))
+    }
+
+    /// Require a parameter of the route added last to be a UUID; otherwise 404.
+    pub fn where_uuid(self, parameter: &str) -> Self {
+        self.constrain(parameter, Ok(Constraint::Uuid))
+    }
+
+    /// Require a parameter of the route added last to be a ULID; otherwise 404.
+    pub fn where_ulid(self, parameter: &str) -> Self {
+        self.constrain(parameter, Ok(Constraint::Ulid))
+    }
+
+    /// Require a parameter of the route added last to be one of `values`; otherwise 404.
+    pub fn where_in(self, parameter: &str, values: &[&str]) -> Self {
+        let values = values.iter().map(|v| (*v).to_owned()).collect();
+        self.constrain(parameter, Ok(Constraint::In(values)))
+    }
+
+    /// Require a parameter of the route added last to match a regular expression (the whole
+    /// value); otherwise 404. An invalid expression is reported when the router is built.
+    pub fn where_pattern(self, parameter: &str, expression: &str) -> Self {
+        let constraint = Constraint::pattern(expression).map_err(|e| e.to_string());
+        self.constrain(parameter, constraint)
+    }
+
+    fn constrain(mut self, parameter: &str, constraint: Result<Constraint, String>) -> Self {
+        let Some(pending) = &mut self.pending else {
+            self.errors.push(RouteError::NothingToModify {
+                call: "where",
+                arg: parameter.to_owned(),
+            });
+            return self;
+        };
+        let has_parameter = pending.path.contains(&format!("{{{parameter}}}"))
+            || pending.path.contains(&format!("{{*{parameter}}}"));
+        match constraint {
+            Ok(_) if !has_parameter => self.errors.push(RouteError::InvalidConstraint {
+                path: pending.path.clone(),
+                parameter: parameter.to_owned(),
+                reason: "the path has no such parameter".into(),
+            }),
+            Ok(constraint) => pending.constraints.push((parameter.to_owned(), constraint)),
+            Err(reason) => self.errors.push(RouteError::InvalidConstraint {
+                path: pending.path.clone(),
+                parameter: parameter.to_owned(),
+                reason,
+            }),
+        }
         self
     }
 
@@ -355,6 +495,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             inherited_flags: flags,
             registry: self.registry.clone(),
             errors: Vec::new(),
+            fallback: None,
         };
         let mut child = routes(child);
         child.flush();
@@ -367,6 +508,9 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         self.router = std::mem::take(&mut self.router).merge(router);
         self.routes.extend(child.routes);
         self.errors.extend(child.errors);
+        if child.fallback.is_some() {
+            self.fallback = child.fallback;
+        }
         self
     }
 
@@ -384,6 +528,14 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
                 }
                 Err(err) => self.errors.push(err),
             }
+        }
+        if !pending.constraints.is_empty() {
+            // Outermost, so an unmatched parameter is a 404 before any middleware runs.
+            let constraints: Constraints = std::sync::Arc::new(pending.constraints);
+            method_router = method_router.route_layer(axum::middleware::from_fn_with_state(
+                constraints,
+                constraint::check,
+            ));
         }
         if !pending.path.starts_with('/') {
             self.errors.push(RouteError::InvalidPath {
@@ -428,7 +580,11 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             }
         }
         if self.errors.is_empty() {
-            Ok((self.router, self.routes))
+            let router = match self.fallback {
+                Some(apply) => apply(self.router),
+                None => self.router,
+            };
+            Ok((router, self.routes))
         } else {
             Err(self.errors)
         }
@@ -581,5 +737,75 @@ mod tests {
         );
         assert!(text[3].contains("invalid route path `relative`"));
         assert!(text[4].contains("route name `same` is used twice: by GET /a and by GET /b"));
+    }
+
+    #[tokio::test]
+    async fn constraints_404_and_fallback_answers_the_rest() {
+        let router = routes()
+            .get("/users/{id}", ok)
+            .where_uuid("id")
+            .get("/tags/{slug}", ok)
+            .where_pattern("slug", "[a-z-]+")
+            .get("/status/{state}", ok)
+            .where_in("state", &["draft", "live"])
+            .fallback(|| async { (StatusCode::IM_A_TEAPOT, "fallback") })
+            .into_router()
+            .unwrap();
+        let uuid = "/users/67e55044-10b1-426f-9247-bb680e5fe0c8";
+        assert_eq!(status(&router, Method::GET, uuid).await, StatusCode::OK);
+        assert_eq!(
+            status(&router, Method::GET, "/users/42").await,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status(&router, Method::GET, "/tags/rust-lang").await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            status(&router, Method::GET, "/tags/Rust").await,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status(&router, Method::GET, "/status/live").await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            status(&router, Method::GET, "/status/gone").await,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status(&router, Method::GET, "/no/route").await,
+            StatusCode::IM_A_TEAPOT
+        );
+    }
+
+    #[test]
+    fn bad_constraints_are_reported() {
+        let errors = routes()
+            .get("/tags/{slug}", ok)
+            .where_pattern("slug", "(")
+            .get("/users/{id}", ok)
+            .where_number("user")
+            .build()
+            .unwrap_err();
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            text[0].starts_with(
+                "invalid constraint on `slug` of route /tags/{slug}: regex parse error"
+            ),
+            "{}",
+            text[0]
+        );
+        assert_eq!(
+            text[1],
+            "invalid constraint on `user` of route /users/{id}: the path has no such parameter"
+        );
+    }
+
+    #[test]
+    fn the_fallback_is_listed() {
+        let list = routes().get("/", ok).fallback(ok).list();
+        assert_eq!(list[1].methods, ["ANY"]);
+        assert_eq!(list[1].path, "{fallback}");
     }
 }

@@ -4,10 +4,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use axum::Router;
+use foundry_core::url::{UrlGenerator, UrlSigner};
 use foundry_core::{AppContext, Config, ConfigError, ServicesBuilder};
+use foundry_http::method_override::MethodOverride;
 use foundry_http::render::ErrorRender;
 use foundry_http::{
-    ErrorRenderLayer, ErrorRenderer, MiddlewareRegistry, RouteError, RouteFlag, RouteInfo, Routes,
+    ErrorRenderLayer, ErrorRenderer, MethodOverrideLayer, MiddlewareRegistry, RouteError,
+    RouteFlag, RouteInfo, Routes, ValidateSignatureLayer,
 };
 use tower::Layer as _;
 
@@ -72,10 +75,10 @@ impl From<ConfigError> for BootError {
     }
 }
 
-/// The service a booted app answers requests with: the router, wrapped from outside in the
-/// error renderer (outside, so the renderer costs one layer per request rather than one per
-/// route, and also sees the fallback's 404s).
-pub type AppService = ErrorRender<Router>;
+/// The service a booted app answers requests with: the router, wrapped from outside in method
+/// spoofing (it must change the method before routing) and the error renderer (outside, so it
+/// costs one layer per request rather than one per route, and also sees the fallback's 404s).
+pub type AppService = ErrorRender<MethodOverride<Router>>;
 
 /// A booted app: its context, its service (router with state, wrapped in error rendering) and
 /// its route table.
@@ -113,7 +116,8 @@ impl fmt::Debug for Kernel {
 }
 
 impl Kernel {
-    /// Register and boot the providers, build the routes, wrap them in the error renderer.
+    /// Register the providers, build the routes, boot the providers, and wrap the router in
+    /// method spoofing and the error renderer.
     pub async fn boot<A: App>(config: Config) -> Result<Self, BootError> {
         let providers = A::providers();
         let mut services = ServicesBuilder::new();
@@ -126,7 +130,27 @@ impl Kernel {
                     source,
                 })?;
         }
-        let ctx = AppContext::new(config, services.build());
+        // Routes are built before providers boot so `ctx.urls()` knows every named route
+        // from the first `boot` on; building them needs nothing a provider makes.
+        let key = config.app().key.clone();
+        let registry = MiddlewareRegistry::with_defaults().register(
+            "signed",
+            ValidateSignatureLayer::new(UrlSigner::new(key.clone())),
+        );
+        let routes = A::routes(Routes::new(A::middleware(registry)));
+        let (router, routes) = routes.build().map_err(BootError::Routes)?;
+        let urls = UrlGenerator::new(&config.app().url, key).with_routes(
+            routes
+                .iter()
+                .filter_map(|r| Some((r.name.clone()?, r.path.clone()))),
+        );
+        let renderer = ErrorRenderer::new(config.debug(), &config.app().name).with_json_routes(
+            routes
+                .iter()
+                .filter(|r| r.has_flag(RouteFlag::JsonErrors))
+                .map(|r| r.path.as_str()),
+        );
+        let ctx = AppContext::with_urls(config, services.build(), urls);
         for provider in &providers {
             provider
                 .boot(&ctx)
@@ -137,17 +161,8 @@ impl Kernel {
                     source,
                 })?;
         }
-        let registry = A::middleware(MiddlewareRegistry::with_defaults());
-        let routes = A::routes(Routes::new(registry));
-        let (router, routes) = routes.build().map_err(BootError::Routes)?;
-        let config = ctx.config();
-        let renderer = ErrorRenderer::new(config.debug(), &config.app().name).with_json_routes(
-            routes
-                .iter()
-                .filter(|r| r.has_flag(RouteFlag::JsonErrors))
-                .map(|r| r.path.as_str()),
-        );
-        let service = ErrorRenderLayer::new(renderer).layer(router.with_state(ctx.clone()));
+        let router = router.with_state(ctx.clone());
+        let service = ErrorRenderLayer::new(renderer).layer(MethodOverrideLayer.layer(router));
         Ok(Self {
             ctx,
             service,
