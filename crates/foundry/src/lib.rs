@@ -32,6 +32,8 @@ use std::process::ExitCode;
 
 pub mod cli;
 mod commands;
+#[cfg(feature = "db")]
+pub mod db;
 pub mod kernel;
 pub mod logging;
 
@@ -103,6 +105,18 @@ pub trait App: Send + Sync + 'static {
     fn root() -> Option<PathBuf> {
         None
     }
+
+    /// The app's migrations, in the order they run (`migrate` and friends).
+    #[cfg(feature = "db")]
+    fn migrations() -> db::MigrationList {
+        Vec::new()
+    }
+
+    /// The app's seeders, in the order `db:seed` runs them.
+    #[cfg(feature = "db")]
+    fn seeders() -> Vec<Box<dyn db::seed::Seeder>> {
+        Vec::new()
+    }
 }
 
 use cli::Commands;
@@ -126,6 +140,8 @@ pub fn run_with_args<A: App>(args: Vec<OsString>) -> ExitCode {
     };
     let mut commands = Commands::new();
     commands::register(&mut commands);
+    #[cfg(feature = "db")]
+    db::register::<A>(&mut commands);
     A::commands(&mut commands);
     let root = kernel::resolve_root(A::root());
     runtime.block_on(commands.dispatch(args, root, boot_boxed::<A>))
