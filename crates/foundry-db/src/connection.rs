@@ -51,6 +51,7 @@ pub(crate) struct Shared {
     pub(crate) pool: Pool,
     pub(crate) target: String,
     pub(crate) prevent_lazy_loading: AtomicBool,
+    pub(crate) observers: crate::model::ObserverRegistry,
 }
 
 /// A database connection pool: cheap to clone, shared by the whole app.
@@ -227,6 +228,7 @@ impl Db {
                 pool,
                 target,
                 prevent_lazy_loading: AtomicBool::new(config.prevent_lazy_loading.unwrap_or(true)),
+                observers: Default::default(),
             }),
             tx: None,
         };

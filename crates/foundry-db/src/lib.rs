@@ -29,7 +29,7 @@ pub use connection::{Backend, Db, DbManager, Pool};
 pub use error::{DbError, DbResult};
 pub use migrate::{Migration, Migrator};
 pub use model::{
-    GlobalScope, KeyKind, Model, ModelEvent, ModelExt, ModelHooks, ModelQuery, Relations,
+    GlobalScope, KeyKind, Model, ModelEvent, ModelExt, ModelHooks, ModelQuery, Observer, Relations,
 };
 pub use naming::{plural, snake_case, table_name};
 pub use query::{Query, Value};

@@ -337,11 +337,66 @@ pub fn new_ulid() -> String {
         .collect()
 }
 
-pub(crate) async fn fire<M: Model>(model: &mut M, event: ModelEvent, db: &Db) -> DbResult<()> {
-    if !M::HAS_EVENTS {
-        return Ok(());
+/// An observer of model `M`'s events, registered with [`Db::observe`] (Laravel's observers).
+/// Like the model's own hook, an error from an "-ing" event cancels the operation.
+pub trait Observer<M: Model>: Send + Sync + 'static {
+    /// Called for every event, after the model's own hook.
+    fn on_event<'a>(
+        &'a self,
+        event: ModelEvent,
+        model: &'a mut M,
+        db: &'a Db,
+    ) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// Observers per model type, shared by every clone of a [`Db`].
+#[derive(Default)]
+pub(crate) struct ObserverRegistry {
+    by_model: std::sync::RwLock<HashMap<std::any::TypeId, Vec<Arc<dyn Any + Send + Sync>>>>,
+}
+
+impl ObserverRegistry {
+    fn of<M: Model>(&self) -> Vec<Arc<dyn Observer<M>>> {
+        let map = self
+            .by_model
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(&std::any::TypeId::of::<M>())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|o| o.downcast_ref::<Arc<dyn Observer<M>>>().cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
-    model.on_event(event, db).await.map_err(|message| {
+}
+
+impl Db {
+    /// Register an observer of `M`'s events on this connection (and all its clones).
+    pub fn observe<M: Model>(&self, observer: impl Observer<M>) {
+        let observer: Arc<dyn Observer<M>> = Arc::new(observer);
+        self.shared
+            .observers
+            .by_model
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(std::any::TypeId::of::<M>())
+            .or_default()
+            .push(Arc::new(observer));
+    }
+
+    pub(crate) fn has_observers<M: Model>(&self) -> bool {
+        self.shared
+            .observers
+            .by_model
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains_key(&std::any::TypeId::of::<M>())
+    }
+}
+
+pub(crate) async fn fire<M: Model>(model: &mut M, event: ModelEvent, db: &Db) -> DbResult<()> {
+    let wrap = |message: String| {
         if event.cancels() {
             DbError::Cancelled {
                 model: M::NAME,
@@ -351,7 +406,16 @@ pub(crate) async fn fire<M: Model>(model: &mut M, event: ModelEvent, db: &Db) ->
         } else {
             DbError::Other(message.into())
         }
-    })
+    };
+    if M::HAS_EVENTS {
+        model.on_event(event, db).await.map_err(wrap)?;
+    }
+    if db.has_observers::<M>() {
+        for observer in db.shared.observers.of::<M>() {
+            observer.on_event(event, model, db).await.map_err(wrap)?;
+        }
+    }
+    Ok(())
 }
 
 fn key_string(value: &Value) -> String {
@@ -417,7 +481,7 @@ pub trait ModelExt: Model {
                 let value = Self::json_to_value(&column, value)?;
                 values.push((column, value));
             }
-            if !Self::HAS_EVENTS {
+            if !Self::HAS_EVENTS && !db.has_observers::<Self>() {
                 return insert_values::<Self>(db, values, None).await;
             }
             // Hooks need an instance: insert inside a transaction, run `saving`/`creating` on

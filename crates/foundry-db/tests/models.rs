@@ -838,7 +838,74 @@ async fn pivot_operations(db: Db) {
     assert!(Post::pivot("author").is_err(), "not a many-to-many");
 }
 
+struct TagAudit(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl foundry_db::Observer<Tag> for TagAudit {
+    fn on_event<'a>(
+        &'a self,
+        event: ModelEvent,
+        tag: &'a mut Tag,
+        _db: &'a Db,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{}:{}", event.name(), tag.name));
+            match event {
+                ModelEvent::Creating => {
+                    tag.name = tag.name.trim().to_lowercase();
+                    Ok(())
+                }
+                ModelEvent::Deleting if tag.name == "keep" => Err("tag `keep` is protected".into()),
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
+async fn observers(db: Db) {
+    migrate(&db).await;
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    db.observe::<Tag>(TagAudit(log.clone()));
+    let mut tag = Tag::create(&db, json!({"name": "  Rust "})).await.unwrap();
+    assert_eq!(
+        tag.name, "rust",
+        "observer changed the model before it was stored"
+    );
+    assert_eq!(Tag::find_or_fail(&db, tag.id).await.unwrap().name, "rust");
+    tag.name = "keep".into();
+    tag.save(&db).await.unwrap();
+    let err = tag.delete(&db).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            DbError::Cancelled {
+                event: "deleting",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(Tag::find(&db, tag.id).await.unwrap().is_some());
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "saving:  Rust ",
+            "creating:  Rust ",
+            "created:rust",
+            "saved:rust",
+            "saving:keep",
+            "updating:keep",
+            "updated:keep",
+            "saved:keep",
+            "deleting:keep"
+        ]
+    );
+}
+
 backend_tests!(
+    observers,
     crud_timestamps_casts_hidden,
     mass_assignment_is_strict,
     soft_deletes_and_scopes,
