@@ -5,6 +5,7 @@
 //! [`Routes`] builds a plain `axum::Router`.
 
 pub mod constraint;
+pub mod extract;
 pub mod method_override;
 pub mod middleware;
 pub mod render;
@@ -13,6 +14,7 @@ pub mod routing;
 pub mod server;
 pub mod signed;
 
+pub use extract::{Form, Json, Path, Query};
 pub use method_override::MethodOverrideLayer;
 pub use middleware::{MiddlewareRegistry, RouteFlag};
 pub use render::{ErrorRenderLayer, ErrorRenderer, wants_json};

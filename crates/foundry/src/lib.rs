@@ -70,9 +70,9 @@ pub mod prelude {
     pub use crate::{
         App, AppContext, Config, Error, ErrorKind, Result, Routes, Service, ServiceProvider,
     };
-    pub use axum::Json;
-    pub use axum::extract::{Path, Query, State};
+    pub use axum::extract::State;
     pub use axum::response::{Html, IntoResponse};
+    pub use foundry_http::{Form, Json, Path, Query};
 }
 
 /// An application: its routes, services, middleware and commands.

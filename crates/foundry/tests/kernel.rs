@@ -78,6 +78,15 @@ async fn not_yours() -> Result<&'static str> {
     Err(Error::forbidden("You may not edit this post."))
 }
 
+#[derive(serde::Deserialize)]
+struct NewPost {
+    title: String,
+}
+
+async fn create_post(Json(post): Json<NewPost>) -> String {
+    post.title
+}
+
 async fn own_body() -> (StatusCode, &'static str) {
     (StatusCode::CONFLICT, "handler's own body")
 }
@@ -92,7 +101,11 @@ impl App for TestApp {
             .get("/own", own_body)
             .group(
                 |g| g.prefix("/api").middleware("api"),
-                |r| r.get("/fail", secret_failure).get("/forbidden", not_yours),
+                |r| {
+                    r.get("/fail", secret_failure)
+                        .get("/forbidden", not_yours)
+                        .post("/posts", create_post)
+                },
             )
     }
 
@@ -261,6 +274,64 @@ async fn a_handlers_own_error_body_is_left_alone() {
     let (status, _, body) = call(&kernel, "GET", "/own", BROWSER).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body, "handler's own body");
+}
+
+#[tokio::test]
+async fn extractor_rejections_are_rendered_errors() {
+    let kernel = boot_with(&[("FOUNDRY_ENV", "production")]).await;
+    let post = |content_type: &str, body: &'static str| {
+        Request::post("/api/posts")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let read = |response: axum::response::Response| async move {
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    };
+    let (status, body) = read(
+        kernel
+            .service()
+            .oneshot(post("application/json", r#"{"title":"Hi"}"#))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "Hi"));
+    let (status, body) = read(
+        kernel
+            .service()
+            .oneshot(post("application/json", "{"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body.starts_with(r#"{"message":"Failed to parse the request body as JSON"#),
+        "{body}"
+    );
+    let (status, body) = read(
+        kernel
+            .service()
+            .oneshot(post("application/json", "{}"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("missing field `title`"), "{body}");
+    let (status, body) = read(
+        kernel
+            .service()
+            .oneshot(post("text/plain", "x"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(body.contains("Content-Type: application/json"), "{body}");
 }
 
 struct BrokenProvider;
