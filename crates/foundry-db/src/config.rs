@@ -36,6 +36,9 @@ pub struct ConnectionConfig {
     /// PostgreSQL schema search path set on every connection (Laravel's `search_path`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub search_path: Option<String>,
+    /// SQLite: milliseconds a statement waits for another connection's lock before failing
+    /// with `SQLITE_BUSY` (default 5000; transactions retry on BUSY).
+    pub busy_timeout_ms: u64,
     /// Turn accidental lazy loading of relations into an error; default: on in `local` and
     /// `testing`, off in `production`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -52,6 +55,7 @@ impl Default for ConnectionConfig {
             acquire_timeout_secs: 10,
             idle_timeout_secs: 600,
             search_path: None,
+            busy_timeout_ms: 5000,
             prevent_lazy_loading: None,
         }
     }
@@ -96,6 +100,8 @@ pub struct DatabaseConfig {
     /// See [`ConnectionConfig::search_path`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub search_path: Option<String>,
+    /// See [`ConnectionConfig::busy_timeout_ms`].
+    pub busy_timeout_ms: u64,
     /// See [`ConnectionConfig::prevent_lazy_loading`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prevent_lazy_loading: Option<bool>,
@@ -114,6 +120,7 @@ impl Default for DatabaseConfig {
             acquire_timeout_secs: c.acquire_timeout_secs,
             idle_timeout_secs: c.idle_timeout_secs,
             search_path: None,
+            busy_timeout_ms: c.busy_timeout_ms,
             prevent_lazy_loading: None,
             connections: BTreeMap::new(),
         }
@@ -134,6 +141,7 @@ impl DatabaseConfig {
             acquire_timeout_secs: self.acquire_timeout_secs,
             idle_timeout_secs: self.idle_timeout_secs,
             search_path: self.search_path.clone(),
+            busy_timeout_ms: self.busy_timeout_ms,
             prevent_lazy_loading: self.prevent_lazy_loading,
         }
     }

@@ -113,7 +113,7 @@ impl Db {
             let options = options
                 .create_if_missing(true)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5));
+                .busy_timeout(Duration::from_millis(config.busy_timeout_ms));
             let file = options.get_filename().display().to_string();
             let options = if memory {
                 options

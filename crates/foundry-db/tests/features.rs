@@ -549,3 +549,70 @@ backend_tests!(
     raw_sql,
     factories
 );
+
+/// SQLite reports lock contention as BUSY; a transaction that hits it is retried.
+#[tokio::test]
+async fn sqlite_busy_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("busy.sqlite").display());
+    let mut config = foundry_db::ConnectionConfig::new(url);
+    config.busy_timeout_ms = 20;
+    let holder = Db::connect_with("a", &config, dir.path()).await.unwrap();
+    let writer = Db::connect_with("b", &config, dir.path()).await.unwrap();
+    holder
+        .statement("CREATE TABLE t (n INTEGER)", vec![])
+        .await
+        .unwrap();
+
+    // The holder takes the write lock and keeps it for a while.
+    let (locked_tx, locked_rx) = tokio::sync::oneshot::channel();
+    let locked_tx = Arc::new(Mutex::new(Some(locked_tx)));
+    let hold = tokio::spawn(async move {
+        holder
+            .transaction_with(
+                TransactionOptions {
+                    immediate: true,
+                    ..Default::default()
+                },
+                move |tx| {
+                    let locked_tx = locked_tx.clone();
+                    async move {
+                        tx.statement("INSERT INTO t VALUES (1)", vec![]).await?;
+                        if let Some(s) = locked_tx.lock().unwrap().take() {
+                            let _ = s.send(());
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                        Ok::<_, DbError>(())
+                    }
+                },
+            )
+            .await
+    });
+    locked_rx.await.unwrap();
+
+    // With one attempt the writer fails with a retryable BUSY error …
+    let once: Result<(), DbError> = writer
+        .transaction_with(TransactionOptions::default().attempts(1), |tx| async move {
+            tx.statement("INSERT INTO t VALUES (2)", vec![]).await?;
+            Ok(())
+        })
+        .await;
+    assert!(once.unwrap_err().is_retryable());
+    // … with many attempts it gets through once the holder commits.
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let a = attempts.clone();
+    writer
+        .transaction_with(TransactionOptions::default().attempts(1000), move |tx| {
+            let a = a.clone();
+            async move {
+                a.fetch_add(1, Ordering::SeqCst);
+                tx.statement("INSERT INTO t VALUES (3)", vec![]).await?;
+                Ok::<_, DbError>(())
+            }
+        })
+        .await
+        .unwrap();
+    hold.await.unwrap().unwrap();
+    assert!(attempts.load(Ordering::SeqCst) > 1, "it was retried");
+    assert_eq!(writer.table("t").count().await.unwrap(), 2);
+}
