@@ -27,6 +27,8 @@
 mod checks;
 mod custom;
 mod date;
+#[cfg(feature = "db")]
+mod db;
 mod error;
 mod file;
 mod http;
@@ -39,6 +41,8 @@ mod validator;
 mod value;
 
 pub use custom::{AsyncValidationRule, BoxFuture, RuleContext, ValidationRule};
+#[cfg(feature = "db")]
+pub use db::DbPresenceVerifier;
 pub use error::{RuleError, ValidationErrors};
 pub use file::UploadedFile;
 /// `#[derive(Validate)]`: implements [`FormRequest`] from `#[validate("…")]` field attributes.
