@@ -207,6 +207,7 @@ pub struct Rule {
 pub(crate) enum Kind {
     Builtin(Builtin),
     Password(Password),
+    AnyOf(Vec<Arc<[Rule]>>),
     Custom(Arc<dyn ValidationRule>),
     AsyncCustom(Arc<dyn AsyncValidationRule>),
     Db(Name, DbRule),
@@ -263,6 +264,7 @@ impl Rule {
         match &self.kind {
             Kind::Builtin(b) => b.name.as_str(),
             Kind::Password(_) => "password",
+            Kind::AnyOf(_) => "any_of",
             Kind::Custom(r) => r.name(),
             Kind::AsyncCustom(r) => r.name(),
             Kind::Db(n, _) => n.as_str(),
@@ -275,13 +277,50 @@ impl Rule {
             Kind::Builtin(b) => b.name.is_implicit(),
             Kind::Custom(r) => r.implicit(),
             Kind::AsyncCustom(r) => r.implicit(),
-            Kind::Password(_) | Kind::Db(..) => false,
+            Kind::Password(_) | Kind::Db(..) | Kind::AnyOf(_) => false,
         }
     }
 
     /// Whether the rule needs the async validator (database and async custom rules).
     pub fn is_async(&self) -> bool {
-        matches!(self.kind, Kind::AsyncCustom(_) | Kind::Db(..))
+        match &self.kind {
+            Kind::AsyncCustom(_) | Kind::Db(..) => true,
+            Kind::AnyOf(sets) => sets.iter().flat_map(|s| s.iter()).any(Rule::is_async),
+            _ => false,
+        }
+    }
+
+    /// Laravel 12's `Rule::anyOf`: the value passes when it passes any one of the rule sets
+    /// (message `any_of`: "The :attribute field is invalid.").
+    ///
+    /// ```
+    /// use foundry_validation::{Rule, Validator};
+    /// use serde_json::json;
+    ///
+    /// let id = || Rule::any_of(["required|integer|min:1", "required|uuid"]).unwrap();
+    /// assert!(Validator::new(json!({"id": 5}), [("id", vec![id()])]).unwrap().passes());
+    /// let mut v = Validator::new(json!({"id": "x"}), [("id", vec![id()])]).unwrap();
+    /// assert_eq!(v.errors().first("id"), Some("The id field is invalid."));
+    /// ```
+    pub fn any_of<I, R>(sets: I) -> Result<Rule, RuleError>
+    where
+        I: IntoIterator<Item = R>,
+        R: IntoRules,
+    {
+        let sets = sets
+            .into_iter()
+            .map(IntoRules::into_rules)
+            .collect::<Result<Vec<_>, _>>()?;
+        if sets.is_empty() {
+            return Err(RuleError::new(
+                "",
+                "any_of",
+                "`any_of` needs at least one rule set",
+            ));
+        }
+        Ok(Rule {
+            kind: Kind::AnyOf(sets),
+        })
     }
 
     pub(crate) fn builtin_name(&self) -> Option<Name> {
@@ -573,6 +612,18 @@ impl fmt::Display for Rule {
             Kind::Builtin(b) if b.params.is_empty() => f.write_str(b.name.as_str()),
             Kind::Builtin(b) => write!(f, "{}:{}", b.name, b.params.join(",")),
             Kind::Password(p) => write!(f, "{p}"),
+            Kind::AnyOf(sets) => {
+                let sets: Vec<String> = sets
+                    .iter()
+                    .map(|s| {
+                        s.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("|")
+                    })
+                    .collect();
+                write!(f, "any_of[{}]", sets.join("; "))
+            }
             Kind::Custom(r) => f.write_str(r.name()),
             Kind::AsyncCustom(r) => f.write_str(r.name()),
             Kind::Db(_, db) => write!(f, "{db}"),

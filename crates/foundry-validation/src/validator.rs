@@ -278,6 +278,39 @@ impl Core {
         let failures = match &rule.kind {
             Kind::Builtin(b) => self.check(ctx, b, input),
             Kind::Password(p) => self.check_password(ctx, p, input),
+            Kind::AnyOf(sets) => {
+                let mut passed = false;
+                for set in sets {
+                    let field = Field::new(ctx.field.pattern.clone(), set.clone());
+                    let sub = Ctx {
+                        field: &field,
+                        key: ctx.key,
+                        key_str: ctx.key_str,
+                        wild: ctx.wild.clone(),
+                    };
+                    let mut tmp = RunState::default();
+                    for r in set.iter() {
+                        Box::pin(self.validate_attribute(&sub, r, input, &mut tmp, verifier))
+                            .await?;
+                        if !tmp.errors.is_empty() {
+                            break;
+                        }
+                    }
+                    if tmp.errors.is_empty() {
+                        passed = true;
+                        break;
+                    }
+                }
+                if passed {
+                    Vec::new()
+                } else {
+                    vec![Failure::Rule {
+                        key: "any_of".to_owned(),
+                        size: None,
+                        repl: Vec::new(),
+                    }]
+                }
+            }
             Kind::Custom(r) => {
                 let null = Value::Null;
                 let value = input.json().unwrap_or(&null);

@@ -481,3 +481,29 @@ fn wildcard_files() {
     );
     assert_eq!(v.failed(), [("photos.1".to_owned(), "image".to_owned())]);
 }
+
+#[test]
+fn any_of_passes_when_one_rule_set_passes() {
+    let id = || Rule::any_of(["required|integer|min:1", "required|uuid"]).unwrap();
+    for ok in [
+        json!(5),
+        json!("5"),
+        json!("550e8400-e29b-41d4-a716-446655440000"),
+    ] {
+        let mut v = Validator::new(json!({"id": ok}), [("id", vec![id()])]).unwrap();
+        assert!(v.passes(), "{ok}");
+    }
+    for bad in [json!(0), json!("nope"), json!([1])] {
+        let mut v = Validator::new(json!({"id": bad}), [("id", vec![id()])]).unwrap();
+        assert_eq!(v.errors().get("id"), ["The id field is invalid."], "{bad}");
+    }
+    // Like other non-implicit rules, it is skipped on absent values.
+    let mut v = Validator::new(json!({}), [("id", vec![id()])]).unwrap();
+    assert!(v.passes());
+    // Malformed nested rules and empty lists are developer errors; async nested rules need the
+    // async validator.
+    assert!(Rule::any_of(["max:x"]).is_err());
+    assert!(Rule::any_of(Vec::<&str>::new()).is_err());
+    let nested_db = Rule::any_of(["unique:users"]).unwrap();
+    assert!(Validator::new(json!({}), [("id", vec![nested_db])]).is_err());
+}
