@@ -59,7 +59,8 @@ macro_rules! run {
     ($db:expr, $sql:expr, $values:expr, |$q:ident, $e:ident| $body:expr, $wrap_sqlite:expr, $wrap_pg:expr) => {{
         let sql: String = $sql;
         tracing::debug!(target: "foundry_db::sql", sql = %sql, "query");
-        let context = ctx(&sql);
+        // Keep the SQL text for the error message only when it is needed.
+        let sql_for_error = sql.clone();
         let result = match &$db.tx {
             Some(tx) => {
                 let mut guard = tx.conn.lock().await;
@@ -92,7 +93,7 @@ macro_rules! run {
                 }
             },
         };
-        result.map_err(|e| DbError::sqlx(context, e))
+        result.map_err(|e| DbError::sqlx(ctx(&sql_for_error), e))
     }};
 }
 

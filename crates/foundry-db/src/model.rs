@@ -453,7 +453,19 @@ pub trait ModelExt: Model {
         key: impl Into<Value> + Send,
     ) -> impl Future<Output = DbResult<Option<Self>>> + Send {
         let key = key.into();
-        async move { Self::query(db).where_key(key).first().await }
+        async move {
+            // Hot path: the SQL of `find` depends only on the model and the dialect, so it is
+            // built once and reused (models with global scopes take the general path).
+            if Self::global_scopes().is_empty() {
+                let sql = cached_find_sql::<Self>(db)?;
+                let values = sea_query::Values(vec![key, Value::BigInt(Some(1))]);
+                return match exec::fetch_optional(db, sql, values).await? {
+                    Some(row) => Self::from_row(&row).map(Some),
+                    None => Ok(None),
+                };
+            }
+            Self::query(db).where_key(key).first().await
+        }
     }
 
     /// The model with this key, or [`DbError::NotFound`] (404 over HTTP).
@@ -749,6 +761,39 @@ pub trait ModelExt: Model {
 }
 
 impl<M: Model> ModelExt for M {}
+
+type SqlCache = std::sync::RwLock<HashMap<(std::any::TypeId, crate::Backend), Arc<str>>>;
+
+/// `SELECT <columns> FROM <table> WHERE <pk> = ? [AND deleted_at IS NULL] LIMIT ?`, built once
+/// per model and dialect.
+fn cached_find_sql<M: Model>(db: &Db) -> DbResult<String> {
+    static CACHE: std::sync::OnceLock<SqlCache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (std::any::TypeId::of::<M>(), db.backend());
+    if let Some(sql) = cache
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&key)
+    {
+        return Ok(sql.to_string());
+    }
+    let query = ModelQuery::<M>::new(db)
+        .where_key(Value::BigInt(Some(0)))
+        .limit(1)
+        .select_query()?;
+    let (sql, values) = query.to_sql_with_values();
+    if values.0.len() != 2 {
+        return Err(DbError::InvalidQuery(format!(
+            "unexpected find query for {}: {sql}",
+            M::NAME
+        )));
+    }
+    cache
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(key, Arc::from(sql.as_str()));
+    Ok(sql)
+}
 
 async fn insert_values<M: Model>(
     db: &Db,
@@ -1168,7 +1213,14 @@ impl<M: Model> ModelQuery<M> {
 
     /// Every matching model, with eager loads.
     pub async fn get(&self) -> DbResult<Vec<M>> {
-        let q = self.select_query()?;
+        self.get_limited(None).await
+    }
+
+    async fn get_limited(&self, limit: Option<u64>) -> DbResult<Vec<M>> {
+        let mut q = self.select_query()?;
+        if let Some(n) = limit {
+            q = q.limit(n);
+        }
         let rows = q.fetch_rows().await?;
         let mut models = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -1212,9 +1264,7 @@ impl<M: Model> ModelQuery<M> {
 
     /// The first matching model.
     pub async fn first(&self) -> DbResult<Option<M>> {
-        let mut q = self.clone();
-        q.query = q.query.limit(1);
-        Ok(q.get().await?.into_iter().next())
+        Ok(self.get_limited(Some(1)).await?.into_iter().next())
     }
 
     /// The first matching model or [`DbError::NotFound`].
