@@ -116,6 +116,155 @@ fn expand_into(
     prefix.pop();
 }
 
+/// An expanded key: its display text (`items.2.sku`) and where each segment lies in it, so a
+/// key costs two allocations however deep it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Key {
+    text: String,
+    ranges: Vec<(usize, usize)>,
+}
+
+impl Key {
+    pub(crate) fn from_segments(segments: &[String]) -> Self {
+        let mut text = String::new();
+        let mut ranges = Vec::with_capacity(segments.len());
+        for s in segments {
+            push_segment(&mut text, &mut ranges, s);
+        }
+        Self { text, ranges }
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub(crate) fn segments(&self) -> impl Iterator<Item = &str> + '_ {
+        self.ranges
+            .iter()
+            .map(|&(a, b)| self.text.get(a..b).unwrap_or(""))
+    }
+
+    pub(crate) fn last(&self) -> Option<&str> {
+        self.segments().last()
+    }
+
+    pub(crate) fn to_vec(&self) -> Vec<String> {
+        self.segments().map(str::to_owned).collect()
+    }
+
+    /// Whether `prefix` is a leading run of this key's segments.
+    pub(crate) fn starts_with(&self, prefix: &[String]) -> bool {
+        prefix.len() <= self.ranges.len() && self.segments().zip(prefix).all(|(a, b)| a == b)
+    }
+
+    pub(crate) fn eq_segments(&self, other: &[String]) -> bool {
+        other.len() == self.ranges.len() && self.starts_with(other)
+    }
+}
+
+fn push_segment(text: &mut String, ranges: &mut Vec<(usize, usize)>, segment: &str) {
+    if !ranges.is_empty() {
+        text.push('.');
+    }
+    let start = text.len();
+    text.push_str(segment);
+    ranges.push((start, text.len()));
+}
+
+/// Like [`expand`], producing [`Key`]s with the value found at each (`None` when missing).
+pub(crate) fn expand_keys<'a>(
+    data: &'a Value,
+    segments: &[String],
+) -> Vec<(Key, Option<&'a Value>)> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut ranges = Vec::with_capacity(segments.len());
+    expand_keys_into(
+        Some(data),
+        segments,
+        &mut text,
+        &mut ranges,
+        false,
+        &mut out,
+    );
+    out
+}
+
+fn expand_keys_into<'a>(
+    value: Option<&'a Value>,
+    rest: &[String],
+    text: &mut String,
+    ranges: &mut Vec<(usize, usize)>,
+    after_wildcard: bool,
+    out: &mut Vec<(Key, Option<&'a Value>)>,
+) {
+    let Some((head, tail)) = rest.split_first() else {
+        out.push((
+            Key {
+                text: text.clone(),
+                ranges: ranges.clone(),
+            },
+            value,
+        ));
+        return;
+    };
+    let mark = text.len();
+    let descend = |segment: &str,
+                   next: Option<&'a Value>,
+                   after: bool,
+                   text: &mut String,
+                   ranges: &mut Vec<(usize, usize)>,
+                   out: &mut Vec<(Key, Option<&'a Value>)>| {
+        push_segment(text, ranges, segment);
+        expand_keys_into(next, tail, text, ranges, after, out);
+        ranges.pop();
+        text.truncate(mark);
+    };
+    if head == "*" {
+        match value {
+            Some(Value::Array(list)) => {
+                let mut digits = [0u8; 20];
+                for (i, item) in list.iter().enumerate() {
+                    descend(
+                        format_index(i, &mut digits),
+                        Some(item),
+                        true,
+                        text,
+                        ranges,
+                        out,
+                    );
+                }
+            }
+            Some(Value::Object(map)) => {
+                for (key, item) in map {
+                    descend(key, Some(item), true, text, ranges, out);
+                }
+            }
+            _ => {}
+        }
+        return;
+    }
+    let next = value.and_then(|v| child(v, head));
+    if next.is_none() && !after_wildcard && tail.iter().any(|s| s == "*") {
+        return;
+    }
+    descend(head, next, after_wildcard, text, ranges, out);
+}
+
+/// An index in decimal without allocating.
+fn format_index(mut n: usize, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
 /// Set a value at a path, creating objects on the way (arrays keep their numeric positions).
 pub(crate) fn set(target: &mut Value, segments: &[String], value: Value) {
     let Some((head, tail)) = segments.split_first() else {

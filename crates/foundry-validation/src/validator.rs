@@ -83,9 +83,20 @@ impl<'a> Input<'a> {
 
 struct Ctx<'a> {
     field: &'a Field,
-    key: &'a [String],
+    key: &'a path::Key,
     key_str: &'a str,
-    wild: Vec<&'a str>,
+}
+
+impl<'a> Ctx<'a> {
+    /// The concrete segments at the pattern's `*` positions.
+    fn wild(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        let (segments, key) = (&self.field.segments, self.key);
+        segments
+            .iter()
+            .zip(key.segments())
+            .filter(|(p, _)| *p == "*")
+            .map(|(_, k)| k)
+    }
 }
 
 enum Failure {
@@ -200,42 +211,44 @@ impl Core {
         let mut state = RunState::default();
         'fields: for field in &self.fields {
             let keys = if field.wildcard {
-                path::expand(&self.data, &field.segments)
+                path::expand_keys(&self.data, &field.segments)
             } else {
-                vec![field.segments.clone()]
+                vec![(
+                    path::Key::from_segments(&field.segments),
+                    path::get(&self.data, &field.segments),
+                )]
             };
-            for key in &keys {
-                let key_str = path::join(key);
-                if is_excluded(&state.excluded, key) {
+            for (key, found) in &keys {
+                let key_str = key.text();
+                if !state.excluded.is_empty() && is_excluded(&state.excluded, key) {
                     continue;
                 }
                 if self.stop_on_first_failure && !state.errors.is_empty() {
                     break 'fields;
                 }
-                let wild = field
-                    .segments
-                    .iter()
-                    .zip(key.iter())
-                    .filter(|(p, _)| *p == "*")
-                    .map(|(_, k)| k.as_str())
-                    .collect();
                 let ctx = Ctx {
                     field,
                     key,
-                    key_str: &key_str,
-                    wild,
+                    key_str,
                 };
-                let input = self.lookup(key, &key_str);
+                let input = if self.files.is_empty() {
+                    found.map_or(Input::Missing, Input::Json)
+                } else {
+                    self.lookup(&key.to_vec(), key_str)
+                };
                 for rule in field.rules.iter() {
-                    self.validate_attribute(&ctx, rule, input, &mut state, verifier)
-                        .await?;
-                    if is_excluded(&state.excluded, key) {
+                    if !self.validate_attribute_sync(&ctx, rule, input, &mut state) {
+                        self.validate_attribute_async(&ctx, rule, input, &mut state, verifier)
+                            .await?;
+                    }
+                    if !state.excluded.is_empty() && is_excluded(&state.excluded, key) {
                         break;
                     }
-                    if field.bail && state.errors.has(&key_str) {
+                    if field.bail && state.errors.has(key_str) {
                         break;
                     }
-                    if state.implicit_failed.contains(&key_str) {
+                    if !state.implicit_failed.is_empty() && state.implicit_failed.contains(key_str)
+                    {
                         break;
                     }
                 }
@@ -247,70 +260,42 @@ impl Core {
         Ok(state)
     }
 
-    async fn validate_attribute(
+    /// Laravel's `isValidatable`: whether this rule runs on this input at all.
+    fn should_run(&self, ctx: &Ctx<'_>, rule: &Rule, input: Input<'_>, state: &RunState) -> bool {
+        let name = rule.builtin_name();
+        if matches!(name, Some(Name::Bail | Name::Sometimes | Name::Nullable)) {
+            return false;
+        }
+        if name.is_some_and(Name::is_exclude) {
+            return true;
+        }
+        let implicit = rule.is_implicit();
+        let present_or_implicit = match input {
+            Input::Json(v) if is_blank_string(v) => implicit,
+            Input::Missing => implicit,
+            _ => true,
+        };
+        present_or_implicit
+            && (!ctx.field.sometimes || input.present())
+            && !(ctx.field.nullable && !implicit && matches!(input, Input::Json(Value::Null)))
+            && !(matches!(rule.kind, Kind::Db(..)) && state.errors.has(ctx.key_str))
+    }
+
+    /// Run a rule that needs no I/O. Returns `false`, having done nothing, for rules that must
+    /// be awaited ([`Self::validate_attribute_async`]); sync rules never build a future.
+    fn validate_attribute_sync(
         &self,
         ctx: &Ctx<'_>,
         rule: &Rule,
         input: Input<'_>,
         state: &mut RunState,
-        verifier: Option<&dyn PresenceVerifier>,
-    ) -> Result<(), PresenceError> {
-        let name = rule.builtin_name();
-        if matches!(name, Some(Name::Bail | Name::Sometimes | Name::Nullable)) {
-            return Ok(());
-        }
-        let implicit = rule.is_implicit();
-        let exclude = name.is_some_and(Name::is_exclude);
-        if !exclude {
-            let present_or_implicit = match input {
-                Input::Json(v) if is_blank_string(v) => implicit,
-                Input::Missing => implicit,
-                _ => true,
-            };
-            if !present_or_implicit
-                || (ctx.field.sometimes && !input.present())
-                || (ctx.field.nullable && !implicit && matches!(input, Input::Json(Value::Null)))
-                || (matches!(rule.kind, Kind::Db(..)) && state.errors.has(ctx.key_str))
-            {
-                return Ok(());
-            }
-        }
+    ) -> bool {
         let failures = match &rule.kind {
+            Kind::AsyncCustom(_) | Kind::Db(..) => return false,
+            Kind::AnyOf(_) if rule.is_async() => return false,
+            _ if !self.should_run(ctx, rule, input, state) => return true,
             Kind::Builtin(b) => self.check(ctx, b, input),
             Kind::Password(p) => self.check_password(ctx, p, input),
-            Kind::AnyOf(sets) => {
-                let mut passed = false;
-                for set in sets {
-                    let field = Field::new(ctx.field.pattern.clone(), set.clone());
-                    let sub = Ctx {
-                        field: &field,
-                        key: ctx.key,
-                        key_str: ctx.key_str,
-                        wild: ctx.wild.clone(),
-                    };
-                    let mut tmp = RunState::default();
-                    for r in set.iter() {
-                        Box::pin(self.validate_attribute(&sub, r, input, &mut tmp, verifier))
-                            .await?;
-                        if !tmp.errors.is_empty() {
-                            break;
-                        }
-                    }
-                    if tmp.errors.is_empty() {
-                        passed = true;
-                        break;
-                    }
-                }
-                if passed {
-                    Vec::new()
-                } else {
-                    vec![Failure::Rule {
-                        key: "any_of".to_owned(),
-                        size: None,
-                        repl: Vec::new(),
-                    }]
-                }
-            }
             Kind::Custom(r) => {
                 let null = Value::Null;
                 let value = input.json().unwrap_or(&null);
@@ -325,6 +310,69 @@ impl Core {
                     Err(message) => vec![Failure::Message(message)],
                 }
             }
+            Kind::AnyOf(sets) => {
+                let passed = sets.iter().any(|set| {
+                    let field = Field::new(ctx.field.pattern.clone(), set.clone());
+                    let sub = Ctx {
+                        field: &field,
+                        key: ctx.key,
+                        key_str: ctx.key_str,
+                    };
+                    let mut tmp = RunState::default();
+                    for r in set.iter() {
+                        self.validate_attribute_sync(&sub, r, input, &mut tmp);
+                        if !tmp.errors.is_empty() {
+                            break;
+                        }
+                    }
+                    tmp.errors.is_empty()
+                });
+                Self::any_of_outcome(passed)
+            }
+        };
+        self.record(ctx, rule, input, failures, state);
+        true
+    }
+
+    fn any_of_outcome(passed: bool) -> Vec<Failure> {
+        if passed {
+            Vec::new()
+        } else {
+            vec![Failure::Rule {
+                key: "any_of".to_owned(),
+                size: None,
+                repl: Vec::new(),
+            }]
+        }
+    }
+
+    async fn validate_attribute(
+        &self,
+        ctx: &Ctx<'_>,
+        rule: &Rule,
+        input: Input<'_>,
+        state: &mut RunState,
+        verifier: Option<&dyn PresenceVerifier>,
+    ) -> Result<(), PresenceError> {
+        if self.validate_attribute_sync(ctx, rule, input, state) {
+            return Ok(());
+        }
+        Box::pin(self.validate_attribute_async(ctx, rule, input, state, verifier)).await
+    }
+
+    /// Database rules, async custom rules and `any_of` sets containing them.
+    async fn validate_attribute_async(
+        &self,
+        ctx: &Ctx<'_>,
+        rule: &Rule,
+        input: Input<'_>,
+        state: &mut RunState,
+        verifier: Option<&dyn PresenceVerifier>,
+    ) -> Result<(), PresenceError> {
+        if !self.should_run(ctx, rule, input, state) {
+            return Ok(());
+        }
+        let failures = match &rule.kind {
             Kind::AsyncCustom(r) => {
                 let null = Value::Null;
                 let value = input.json().unwrap_or(&null);
@@ -359,7 +407,49 @@ impl Core {
                     }]
                 }
             }
+            Kind::AnyOf(sets) => {
+                let mut passed = false;
+                for set in sets {
+                    let field = Field::new(ctx.field.pattern.clone(), set.clone());
+                    let sub = Ctx {
+                        field: &field,
+                        key: ctx.key,
+                        key_str: ctx.key_str,
+                    };
+                    let mut tmp = RunState::default();
+                    for r in set.iter() {
+                        self.validate_attribute(&sub, r, input, &mut tmp, verifier)
+                            .await?;
+                        if !tmp.errors.is_empty() {
+                            break;
+                        }
+                    }
+                    if tmp.errors.is_empty() {
+                        passed = true;
+                        break;
+                    }
+                }
+                Self::any_of_outcome(passed)
+            }
+            // Sync kinds are handled by `validate_attribute_sync`.
+            Kind::Builtin(_) | Kind::Password(_) | Kind::Custom(_) => Vec::new(),
         };
+        self.record(ctx, rule, input, failures, state);
+        Ok(())
+    }
+
+    fn record(
+        &self,
+        ctx: &Ctx<'_>,
+        rule: &Rule,
+        input: Input<'_>,
+        failures: Vec<Failure>,
+        state: &mut RunState,
+    ) {
+        if failures.is_empty() {
+            return;
+        }
+        let implicit = rule.is_implicit();
         for failure in failures {
             let message = match failure {
                 Failure::Exclude => {
@@ -382,7 +472,6 @@ impl Core {
                 state.implicit_failed.insert(ctx.key_str.to_owned());
             }
         }
-        Ok(())
     }
 
     // ---- helpers over other fields -------------------------------------------------------
@@ -391,7 +480,7 @@ impl Core {
     fn other_segments(&self, ctx: &Ctx<'_>, param: &str) -> Vec<String> {
         let mut segments = split(param);
         if ctx.field.wildcard {
-            let mut wild = ctx.wild.iter();
+            let mut wild = ctx.wild();
             for s in &mut segments {
                 if s == "*"
                     && let Some(w) = wild.next()
@@ -978,7 +1067,7 @@ impl Core {
                 let ignore_case = p.iter().any(|s| s == "ignore_case");
                 let dup = path::expand(&self.data, &field.segments)
                     .iter()
-                    .filter(|k| k.as_slice() != ctx.key)
+                    .filter(|k| !ctx.key.eq_segments(k))
                     .any(|k| {
                         path::get(&self.data, k).is_some_and(|o| {
                             if ignore_case {
@@ -1287,7 +1376,7 @@ impl Core {
         };
         let column = db.column.clone().unwrap_or_else(|| {
             if ctx.field.wildcard {
-                ctx.key.last().cloned().unwrap_or_default()
+                ctx.key.last().unwrap_or_default().to_owned()
             } else {
                 ctx.key_str.to_owned()
             }
@@ -1338,8 +1427,7 @@ impl Core {
             ("third-index", "third-position"),
         ];
         for (w, (index, position)) in ctx
-            .wild
-            .iter()
+            .wild()
             .filter_map(|w| w.parse::<usize>().ok())
             .zip(INDEX)
         {
@@ -1461,7 +1549,7 @@ impl Core {
                 self.fields.iter().any(|f| f.pattern.starts_with(&prefix))
             };
             for key in keys {
-                if is_excluded(excluded, &key) {
+                if is_excluded_segments(excluded, &key) {
                     continue;
                 }
                 let key_str = path::join(&key);
@@ -1529,7 +1617,11 @@ impl Coercions {
     }
 }
 
-fn is_excluded(excluded: &[Vec<String>], key: &[String]) -> bool {
+fn is_excluded(excluded: &[Vec<String>], key: &path::Key) -> bool {
+    excluded.iter().any(|e| key.starts_with(e))
+}
+
+fn is_excluded_segments(excluded: &[Vec<String>], key: &[String]) -> bool {
     excluded.iter().any(|e| key.starts_with(e))
 }
 
