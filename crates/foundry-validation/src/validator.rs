@@ -1433,6 +1433,9 @@ impl Core {
         {
             pairs.push((index, w.to_string()));
             pairs.push((position, (w + 1).to_string()));
+            if index == "index" {
+                pairs.push(("ordinal-position", ordinal(w + 1)));
+            }
         }
         pairs
     }
@@ -1623,6 +1626,18 @@ fn is_excluded(excluded: &[Vec<String>], key: &path::Key) -> bool {
 
 fn is_excluded_segments(excluded: &[Vec<String>], key: &[String]) -> bool {
     excluded.iter().any(|e| key.starts_with(e))
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, `11th`, `21st` (Laravel's `:ordinal-position`).
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// PHP's `FILTER_VALIDATE_INT` on a string: optional sign, no leading zeros, surrounding
