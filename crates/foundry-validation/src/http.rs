@@ -127,6 +127,15 @@ pub trait FormRequest: DeserializeOwned + Send + 'static {
 
     /// Change the input before validation (trim, normalise, merge defaults).
     fn prepare_for_validation(_data: &mut Value) {}
+
+    /// More checks once the rules have run (Laravel's `after`); add errors to fail.
+    fn after(_data: &Value, _errors: &mut ValidationErrors) {}
+
+    /// Change the validated data before it is deserialized (Laravel's `passedValidation`).
+    fn passed_validation(_validated: &mut Value) {}
+
+    /// Stop at the first failing field (Laravel's `$stopOnFirstFailure`).
+    const STOP_ON_FIRST_FAILURE: bool = false;
 }
 
 /// What a non-JSON client gets when validation fails: the hook for Laravel's "redirect back
@@ -390,10 +399,11 @@ where
         }
         Err(other) => return Err(Error::from(other).into()),
     };
-    let validated = match coerce {
+    let mut validated = match coerce {
         Some(c) => c.apply(validated),
         None => validated,
     };
+    T::passed_validation(&mut validated);
     Ok((deserialize::<T>(validated)?, files))
 }
 
@@ -404,7 +414,11 @@ fn build_validator<T: FormRequest>(
 ) -> Result<AsyncValidator, RuleError> {
     let mut v = AsyncValidator::new(data, T::rules())?
         .messages(T::messages())
-        .attributes(T::attributes());
+        .attributes(T::attributes())
+        .after(T::after);
+    if T::STOP_ON_FIRST_FAILURE {
+        v = v.stop_on_first_failure();
+    }
     for (key, file) in files {
         v = v.file(&key, file);
     }

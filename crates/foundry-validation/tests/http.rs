@@ -476,3 +476,83 @@ mod multipart {
         );
     }
 }
+
+#[derive(Debug, Deserialize, Serialize)]
+struct Transfer {
+    from: String,
+    to: String,
+    amount: i64,
+}
+
+impl FormRequest for Transfer {
+    fn rules() -> Vec<(String, RuleSpec)> {
+        vec![
+            ("from".into(), "required|string".into()),
+            ("to".into(), "required|string".into()),
+            ("amount".into(), "required|integer".into()),
+        ]
+    }
+    fn after(data: &Value, errors: &mut ValidationErrors) {
+        if data["from"].is_string() && data["from"] == data["to"] {
+            errors.add("to", "You cannot transfer to the same account.");
+        }
+    }
+    fn passed_validation(validated: &mut Value) {
+        // Store cents.
+        if let Some(n) = validated["amount"].as_i64() {
+            validated["amount"] = json!(n * 100);
+        }
+    }
+    const STOP_ON_FIRST_FAILURE: bool = true;
+}
+
+#[derive(Debug, Deserialize)]
+struct Broken {}
+
+impl FormRequest for Broken {
+    fn rules() -> Vec<(String, RuleSpec)> {
+        vec![("name".into(), "required|max:lots".into())]
+    }
+}
+
+#[tokio::test]
+async fn after_passed_validation_and_stop_on_first_failure_hooks() {
+    let router = || {
+        Router::new().route(
+            "/transfer",
+            post(|Validated(t): Validated<Transfer>| async move { Json(t) }),
+        )
+    };
+    let (status, _, json) = send(
+        router(),
+        json_req("/transfer", r#"{"from": "a", "to": "a", "amount": 5}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        json["errors"]["to"][0],
+        "You cannot transfer to the same account."
+    );
+    let (status, _, json) = send(
+        router(),
+        json_req("/transfer", r#"{"from": "a", "to": "b", "amount": 5}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["amount"], 500);
+    let (status, _, json) = send(router(), json_req("/transfer", r#"{}"#)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json["errors"].as_object().unwrap().len(), 1, "{json}");
+    assert_eq!(json["message"], "The from field is required.");
+}
+
+#[tokio::test]
+async fn a_malformed_rule_is_a_server_error_not_a_422() {
+    let router = Router::new().route(
+        "/broken",
+        post(|Validated(_): Validated<Broken>| async { "unreachable" }),
+    );
+    let (status, _, json) = send(router, json_req("/broken", r#"{"name": "x"}"#)).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(json, json!({"message": "Server Error"}));
+}
