@@ -429,9 +429,16 @@ fn key_string(value: &Value) -> String {
 
 /// The qualified column list of `M` (`"posts"."id", …`) for SELECT and RETURNING.
 pub(crate) fn select_columns<M: Model>() -> Vec<Expr> {
+    // `&'static str` identifiers stay borrowed (no allocation) when they are plain
+    // `[A-Za-z_][A-Za-z0-9_]*`; anything else is copied and escaped by sea-query.
     M::COLUMNS
         .iter()
-        .map(|c| Expr::col((iden(M::TABLE), iden(c))))
+        .map(|c| {
+            Expr::col((
+                sea_query::DynIden::from(M::TABLE),
+                sea_query::DynIden::from(*c),
+            ))
+        })
         .collect()
 }
 
@@ -1221,7 +1228,7 @@ impl<M: Model> ModelQuery<M> {
         if let Some(n) = limit {
             q = q.limit(n);
         }
-        let rows = q.fetch_rows().await?;
+        let rows = q.fetch_rows_owned().await?;
         let mut models = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut m = M::from_row(row)?;

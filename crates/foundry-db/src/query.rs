@@ -728,12 +728,28 @@ impl Query {
     pub fn to_select_for(&self, backend: Backend) -> DbResult<SelectStatement> {
         self.check()?;
         let mut s = SelectStatement::new();
-        s.from(iden(&self.table));
         if self.columns.is_empty() {
             s.column(ColumnRef::Asterisk(None));
         } else {
             s.exprs(self.columns.clone());
         }
+        self.finish_select(s, backend)
+    }
+
+    /// Like [`Query::to_select_for`], moving the select list instead of cloning it.
+    fn into_select_for(mut self, backend: Backend) -> DbResult<SelectStatement> {
+        self.check()?;
+        let mut s = SelectStatement::new();
+        if self.columns.is_empty() {
+            s.column(ColumnRef::Asterisk(None));
+        } else {
+            s.exprs(std::mem::take(&mut self.columns));
+        }
+        self.finish_select(s, backend)
+    }
+
+    fn finish_select(&self, mut s: SelectStatement, backend: Backend) -> DbResult<SelectStatement> {
+        s.from(iden(&self.table));
         if self.distinct {
             s.distinct();
         }
@@ -793,6 +809,13 @@ impl Query {
         let db = self.need_db()?;
         let (sql, values) = build(db.backend(), &self.to_select()?);
         exec::fetch_all(db, sql, values).await
+    }
+
+    /// [`Query::fetch_rows`] consuming the query (no copy of the select list).
+    pub(crate) async fn fetch_rows_owned(self) -> DbResult<Vec<Row>> {
+        let db = self.need_db()?.clone();
+        let (sql, values) = build(db.backend(), &self.into_select_for(db.backend())?);
+        exec::fetch_all(&db, sql, values).await
     }
 
     /// Every matching row as JSON records.
