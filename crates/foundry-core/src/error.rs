@@ -350,17 +350,26 @@ impl ErrorReport {
     /// The JSON body: `{"message"}`, plus `"errors"` for validation, plus `"error_chain"` when
     /// `debug` is on. Keys come in that order, as Laravel writes them.
     pub fn json_body(&self, debug: bool) -> Vec<u8> {
+        self.json_body_with(debug, None)
+    }
+
+    /// [`json_body`](Self::json_body) plus `"request_id"` when given (server errors carry it so
+    /// users can quote it).
+    pub fn json_body_with(&self, debug: bool, request_id: Option<&str>) -> Vec<u8> {
         #[derive(serde::Serialize)]
         struct Body<'a> {
             message: &'a str,
             #[serde(skip_serializing_if = "Option::is_none")]
             errors: Option<&'a Map<String, Value>>,
             #[serde(skip_serializing_if = "Option::is_none")]
+            request_id: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
             error_chain: Option<&'a [String]>,
         }
         let body = Body {
             message: &self.0.message,
             errors: self.0.errors.as_ref(),
+            request_id,
             error_chain: (debug && !self.0.chain.is_empty()).then_some(self.0.chain.as_slice()),
         };
         // Serializing strings and maps of JSON values cannot fail.
@@ -372,9 +381,6 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
         let chain = self.chain();
-        if self.inner.kind == ErrorKind::Internal {
-            tracing::error!(status = status.as_u16(), error = %chain.join(": "), "request failed");
-        }
         let report = ErrorReport(Arc::new(ReportInner {
             kind: self.inner.kind,
             message: self.public_message().to_owned(),

@@ -6,6 +6,7 @@
 
 pub mod constraint;
 pub mod extract;
+pub mod front;
 pub mod method_override;
 pub mod middleware;
 pub mod render;
@@ -13,12 +14,14 @@ pub mod resource;
 pub mod routing;
 pub mod server;
 pub mod signed;
+pub mod stack;
 
 pub use extract::{Form, Json, Path, Query};
 pub use method_override::MethodOverrideLayer;
 pub use middleware::{MiddlewareRegistry, RouteFlag};
-pub use render::{ErrorRenderLayer, ErrorRenderer, wants_json};
+pub use render::{ErrorRenderer, wants_json};
 pub use resource::{Action, Resource};
 pub use routing::{Group, RouteError, RouteInfo, Routes};
 pub use server::{Shutdown, serve, shutdown_signal};
 pub use signed::ValidateSignatureLayer;
+pub use stack::{AppService, HttpConfig, Stack};

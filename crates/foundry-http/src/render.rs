@@ -1,6 +1,7 @@
 //! Error rendering: every error response leaves as JSON or as an HTML page.
 //!
-//! [`ErrorRenderLayer`] wraps the whole app. It renders
+//! The kernel's front service ([`crate::front`]) applies an [`ErrorRenderer`] to every
+//! response. It renders
 //! - responses built from a [`foundry_core::Error`] (they carry an [`ErrorReport`]), and
 //! - bare error responses with an empty body, such as axum's own 404 for an unknown path and
 //!   405 for a known path with the wrong method (their headers, like `Allow`, are kept).
@@ -11,20 +12,15 @@
 //! Everyone else gets an HTML page. In debug mode both add the private error chain; outside
 //! debug mode nothing internal is shown.
 //!
-//! The per-request cost on the success path is one look at two headers and a `Uri` clone; the
-//! route table of JSON routes is consulted only when an error is rendered.
+//! The route table of JSON routes is consulted only when an error is rendered.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::body::{Body, HttpBody};
 use axum::response::Response;
 use foundry_core::{ErrorKind, ErrorReport};
+use http::HeaderMap;
 use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
-use http::{HeaderMap, Request, Uri};
-use tower::{Layer, Service};
 
 const X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
 
@@ -33,7 +29,7 @@ const X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with")
 pub struct ErrorRenderer {
     debug: bool,
     app_name: Arc<str>,
-    json_routes: Option<Arc<matchit::Router<()>>>,
+    pub(crate) json_routes: Option<Arc<matchit::Router<()>>>,
 }
 
 impl std::fmt::Debug for ErrorRenderer {
@@ -69,20 +65,28 @@ impl ErrorRenderer {
         self
     }
 
-    fn is_json_route(&self, path: &str) -> bool {
+    pub(crate) fn is_json_route(&self, path: &str) -> bool {
         self.json_routes
             .as_ref()
             .is_some_and(|routes| routes.at(path).is_ok())
     }
 
     /// Render `response` if it is an error this renderer owns; otherwise return it unchanged.
-    /// `path` is the request's path, when JSON routes are configured.
-    pub fn render(&self, response: Response, wants_json: bool, path: Option<&str>) -> Response {
+    /// `path` is the request's path, when JSON routes are configured; `request_id` the
+    /// request's id, when there is one.
+    pub fn render(
+        &self,
+        response: Response,
+        wants_json: bool,
+        path: Option<&str>,
+        request_id: Option<&HeaderValue>,
+    ) -> Response {
         if response.status().as_u16() < 400 {
             return response;
         }
-        let report = match response.extensions().get::<ErrorReport>() {
-            Some(report) => report.clone(),
+        let from_error = response.extensions().get::<ErrorReport>().cloned();
+        let report = match from_error.clone() {
+            Some(report) => report,
             None if response.body().size_hint().exact() == Some(0) => {
                 match ErrorKind::from_status(response.status()) {
                     Some(kind) => ErrorReport::from_kind(kind),
@@ -92,21 +96,31 @@ impl ErrorRenderer {
             // A handler wrote its own error body: respect it.
             None => return response,
         };
+        let request_id = request_id.and_then(|v| v.to_str().ok());
+        let server_error = response.status().is_server_error();
+        if report.kind() == ErrorKind::Internal {
+            tracing::error!(
+                status = response.status().as_u16(),
+                request_id = request_id.unwrap_or("-"),
+                error = %report.chain().join(": "),
+                "request failed"
+            );
+        }
         let json = wants_json || path.is_some_and(|p| self.is_json_route(p));
-        let from_error = response.extensions().get::<ErrorReport>().is_some();
-        if json && from_error && !self.debug {
+        let shown_id = request_id.filter(|_| server_error);
+        if json && from_error.is_some() && !self.debug && shown_id.is_none() {
             // `Error::into_response` already wrote exactly this body.
             return response;
         }
         let (mut parts, _) = response.into_parts();
         let (body, content_type) = if json {
-            let body = report.json_body(self.debug);
-            (body, "application/json")
-        } else {
             (
-                self.html_page(&report, parts.status.as_u16()).into_bytes(),
-                "text/html; charset=utf-8",
+                report.json_body_with(self.debug, shown_id),
+                "application/json",
             )
+        } else {
+            let page = self.html_page(&report, parts.status.as_u16(), shown_id);
+            (page.into_bytes(), "text/html; charset=utf-8")
         };
         parts
             .headers
@@ -115,8 +129,8 @@ impl ErrorRenderer {
         Response::from_parts(parts, Body::from(body))
     }
 
-    /// The HTML error page.
-    pub fn html_page(&self, report: &ErrorReport, status: u16) -> String {
+    /// The HTML error page; server errors show the request id, for support requests.
+    pub fn html_page(&self, report: &ErrorReport, status: u16, request_id: Option<&str>) -> String {
         let title = format!("{status} | {}", escape(report.message()));
         let mut details = String::new();
         if let Some(errors) = report.errors() {
@@ -130,6 +144,12 @@ impl ErrorRenderer {
                 }
             }
             details.push_str("</ul>");
+        }
+        if let Some(id) = request_id {
+            details.push_str(&format!(
+                "<p class=\"app\">Request id: <code>{}</code></p>",
+                escape(id)
+            ));
         }
         if self.debug && report.chain().len() > 1 {
             details.push_str("<section class=\"debug\"><h2>Error chain (debug mode)</h2><ol>");
@@ -211,95 +231,6 @@ pub fn wants_json(headers: &HeaderMap) -> bool {
     media.ends_with(b"/json") || media.ends_with(b"+json")
 }
 
-/// Layer applying an [`ErrorRenderer`] to every response.
-#[derive(Debug, Clone)]
-pub struct ErrorRenderLayer {
-    renderer: Arc<ErrorRenderer>,
-}
-
-impl ErrorRenderLayer {
-    /// A layer over `renderer`.
-    pub fn new(renderer: ErrorRenderer) -> Self {
-        Self {
-            renderer: Arc::new(renderer),
-        }
-    }
-}
-
-impl<S> Layer<S> for ErrorRenderLayer {
-    type Service = ErrorRender<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        ErrorRender {
-            inner,
-            renderer: self.renderer.clone(),
-        }
-    }
-}
-
-/// The service of [`ErrorRenderLayer`].
-#[derive(Debug, Clone)]
-pub struct ErrorRender<S> {
-    inner: S,
-    renderer: Arc<ErrorRenderer>,
-}
-
-impl<S, B> Service<Request<B>> for ErrorRender<S>
-where
-    S: Service<Request<B>, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = RenderFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let wants_json = wants_json(request.headers());
-        let uri = self
-            .renderer
-            .json_routes
-            .is_some()
-            .then(|| request.uri().clone());
-        RenderFuture {
-            inner: self.inner.call(request),
-            wants_json,
-            uri,
-            renderer: self.renderer.clone(),
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// Future of [`ErrorRender`].
-    pub struct RenderFuture<F> {
-        #[pin]
-        inner: F,
-        wants_json: bool,
-        uri: Option<Uri>,
-        renderer: Arc<ErrorRenderer>,
-    }
-}
-
-impl<F, E> Future for RenderFuture<F>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = Result<Response, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        match this.inner.poll(cx) {
-            Poll::Ready(Ok(response)) => {
-                let path = this.uri.as_ref().map(Uri::path);
-                Poll::Ready(Ok(this.renderer.render(response, *this.wants_json, path)))
-            }
-            other => other,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,7 +269,7 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
         let renderer = ErrorRenderer::new(false, "<App>");
-        let page = renderer.html_page(&ErrorReport::from_kind(ErrorKind::NotFound), 404);
+        let page = renderer.html_page(&ErrorReport::from_kind(ErrorKind::NotFound), 404, None);
         assert!(page.contains("&lt;App&gt;") && !page.contains("<App>"));
     }
 
@@ -349,7 +280,7 @@ mod tests {
         assert!(renderer.is_json_route("/api/posts/5"));
         assert!(!renderer.is_json_route("/api/posts"));
         let bare = Response::builder().status(404).body(Body::empty()).unwrap();
-        let rendered = renderer.render(bare, false, Some("/api/posts/5"));
+        let rendered = renderer.render(bare, false, Some("/api/posts/5"), None);
         assert_eq!(rendered.headers()[CONTENT_TYPE], "application/json");
         assert!(
             ErrorRenderer::new(false, "x")
@@ -363,7 +294,7 @@ mod tests {
     fn successes_pass_through_untouched() {
         let renderer = ErrorRenderer::new(true, "x");
         let response = Response::new(Body::empty());
-        let rendered = renderer.render(response, false, None);
+        let rendered = renderer.render(response, false, None, None);
         assert_eq!(rendered.status(), http::StatusCode::OK);
         assert!(rendered.headers().get(CONTENT_TYPE).is_none());
     }

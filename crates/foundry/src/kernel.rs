@@ -3,16 +3,13 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use axum::Router;
 use foundry_core::url::{UrlGenerator, UrlSigner};
-use foundry_core::{AppContext, Config, ConfigError, ServicesBuilder};
-use foundry_http::method_override::MethodOverride;
-use foundry_http::render::ErrorRender;
+use foundry_core::{AppContext, Config, ConfigError, Environment, ServicesBuilder};
+pub use foundry_http::AppService;
 use foundry_http::{
-    ErrorRenderLayer, ErrorRenderer, MethodOverrideLayer, MiddlewareRegistry, RouteError,
-    RouteFlag, RouteInfo, Routes, ValidateSignatureLayer,
+    ErrorRenderer, HttpConfig, MiddlewareRegistry, RouteError, RouteFlag, RouteInfo, Routes, Stack,
+    ValidateSignatureLayer,
 };
-use tower::Layer as _;
 
 use crate::App;
 
@@ -33,6 +30,8 @@ pub enum BootError {
     },
     /// Route definitions have mistakes.
     Routes(Vec<RouteError>),
+    /// The `[http]` stack cannot be built from its configuration.
+    Http(String),
 }
 
 impl fmt::Display for BootError {
@@ -48,6 +47,7 @@ impl fmt::Display for BootError {
                 "service provider `{provider}` failed to {phase}: {}",
                 source.chain().join(": ")
             ),
+            BootError::Http(message) => f.write_str(message),
             BootError::Routes(errors) => {
                 write!(f, "the route definitions have {} mistake(s):", errors.len())?;
                 for err in errors {
@@ -64,7 +64,7 @@ impl std::error::Error for BootError {
         match self {
             BootError::Config(err) => Some(err),
             BootError::Provider { source, .. } => Some(source),
-            BootError::Routes(_) => None,
+            BootError::Routes(_) | BootError::Http(_) => None,
         }
     }
 }
@@ -74,11 +74,6 @@ impl From<ConfigError> for BootError {
         BootError::Config(err)
     }
 }
-
-/// The service a booted app answers requests with: the router, wrapped from outside in method
-/// spoofing (it must change the method before routing) and the error renderer (outside, so it
-/// costs one layer per request rather than one per route, and also sees the fallback's 404s).
-pub type AppService = ErrorRender<MethodOverride<Router>>;
 
 /// A booted app: its context, its service (router with state, wrapped in error rendering) and
 /// its route table.
@@ -150,6 +145,11 @@ impl Kernel {
                 .filter(|r| r.has_flag(RouteFlag::JsonErrors))
                 .map(|r| r.path.as_str()),
         );
+        let http: HttpConfig = config.section("http")?;
+        let hsts = config.environment() == Environment::Production
+            && config.app().url.starts_with("https://");
+        let stack =
+            Stack::new(&http, renderer, hsts).map_err(|err| BootError::Http(err.to_string()))?;
         let ctx = AppContext::with_urls(config, services.build(), urls);
         for provider in &providers {
             provider
@@ -161,8 +161,9 @@ impl Kernel {
                     source,
                 })?;
         }
-        let router = router.with_state(ctx.clone());
-        let service = ErrorRenderLayer::new(renderer).layer(MethodOverrideLayer.layer(router));
+        // The global stack wraps the router from outside: method spoofing must run before
+        // routing, and the renderer must see the fallback's 404s.
+        let service = stack.wrap(router.with_state(ctx.clone()));
         Ok(Self {
             ctx,
             service,

@@ -180,7 +180,13 @@ async fn an_unbound_service_is_a_500_that_names_the_type_only_in_debug() {
     let quiet = boot_with(&[("FOUNDRY_ENV", "production")]).await;
     let (status, _, body) = call(&quiet, "GET", "/missing", JSON).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(body, r#"{"message":"Server Error"}"#);
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["message"], "Server Error");
+    assert!(
+        json["request_id"].is_string(),
+        "server errors carry the request id: {body}"
+    );
+    assert!(json.get("error_chain").is_none(), "{body}");
 
     let debug = boot_with(&[("FOUNDRY_ENV", "local")]).await;
     let (_, _, body) = call(&debug, "GET", "/missing", JSON).await;

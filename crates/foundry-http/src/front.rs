@@ -1,0 +1,231 @@
+//! The front of the kernel: one service doing what every request needs — the request id,
+//! the body-size check, panic catching, error rendering and security headers.
+//!
+//! These are fused into one layer rather than five because each tower layer costs a future
+//! wrapped around the next (moved on every call) and its own header lookups; together they
+//! would be several times the cost of the handler behind a hello-world route. See
+//! `docs/performance.md` for the figures.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use foundry_core::Error;
+use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
+use http::{StatusCode, Uri};
+use tower::{Layer, Service};
+
+use crate::render::{ErrorRenderer, wants_json};
+
+/// Request ids: keep a sane incoming one, otherwise make `<random prefix>-<counter>`, unique
+/// across instances and much cheaper than a UUID per request.
+#[derive(Debug)]
+pub struct RequestIds {
+    header: HeaderName,
+    prefix: String,
+    next: AtomicU64,
+}
+
+impl RequestIds {
+    /// Ids carried in `header`, with a fresh random prefix.
+    pub fn new(header: HeaderName) -> Self {
+        let mut bytes = [0u8; 6];
+        let prefix = if getrandom::fill(&mut bytes).is_ok() {
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        } else {
+            // Without randomness the process id still tells instances on one machine apart.
+            format!("{:012x}", std::process::id())
+        };
+        Self {
+            header,
+            prefix,
+            next: AtomicU64::new(1),
+        }
+    }
+
+    /// The header name.
+    pub fn header(&self) -> &HeaderName {
+        &self.header
+    }
+
+    fn make(&self) -> HeaderValue {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut id = String::with_capacity(self.prefix.len() + 17);
+        id.push_str(&self.prefix);
+        id.push('-');
+        id.push_str(&format!("{n:x}"));
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(id))
+            .unwrap_or(HeaderValue::from_static("-"))
+    }
+
+    /// The incoming id when it is short printable ASCII, otherwise a new one.
+    fn for_request(&self, request: &Request) -> HeaderValue {
+        match request.headers().get(&self.header) {
+            Some(value)
+                if value.len() <= 128 && value.as_bytes().iter().all(|b| b.is_ascii_graphic()) =>
+            {
+                value.clone()
+            }
+            _ => self.make(),
+        }
+    }
+}
+
+/// What the front service does; shared by every request.
+#[derive(Debug)]
+pub struct Front {
+    /// Renders error responses.
+    pub renderer: ErrorRenderer,
+    /// Request ids, when enabled.
+    pub request_ids: Option<RequestIds>,
+    /// Headers added to every response that does not set them itself.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Bodies declaring a larger `Content-Length` get 413 before any handler runs.
+    pub max_body_bytes: Option<usize>,
+}
+
+/// Layer applying a [`Front`].
+#[derive(Debug, Clone)]
+pub struct FrontLayer {
+    front: Arc<Front>,
+}
+
+impl FrontLayer {
+    /// A layer over `front`.
+    pub fn new(front: Front) -> Self {
+        Self {
+            front: Arc::new(front),
+        }
+    }
+}
+
+impl<S> Layer<S> for FrontLayer {
+    type Service = FrontService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        FrontService {
+            inner,
+            front: self.front.clone(),
+        }
+    }
+}
+
+/// The service of [`FrontLayer`].
+#[derive(Debug, Clone)]
+pub struct FrontService<S> {
+    inner: S,
+    front: Arc<Front>,
+}
+
+impl<S> Service<Request> for FrontService<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = FrontFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let front = &self.front;
+        let wants_json = wants_json(request.headers());
+        let uri = front
+            .renderer
+            .json_routes
+            .is_some()
+            .then(|| request.uri().clone());
+        let request_id = front.request_ids.as_ref().map(|ids| {
+            let id = ids.for_request(&request);
+            // Handlers and logs read it from the request.
+            request.headers_mut().insert(ids.header.clone(), id.clone());
+            id
+        });
+        let too_large = front.max_body_bytes.is_some_and(|limit| {
+            request
+                .headers()
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+                .is_some_and(|len| len > limit)
+        });
+        let inner = if too_large {
+            None
+        } else {
+            Some(self.inner.call(request))
+        };
+        FrontFuture {
+            inner,
+            wants_json,
+            uri,
+            request_id,
+            front: self.front.clone(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Future of [`FrontService`].
+    pub struct FrontFuture<F> {
+        #[pin]
+        inner: Option<F>,
+        wants_json: bool,
+        uri: Option<Uri>,
+        request_id: Option<HeaderValue>,
+        front: Arc<Front>,
+    }
+}
+
+impl<F, E> Future for FrontFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = match this.inner.as_pin_mut() {
+            None => {
+                let mut response = Response::new(Body::empty());
+                *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+                response
+            }
+            Some(mut inner) => {
+                // A panicking handler becomes a 500 like any other internal error; the future
+                // is not polled again afterwards.
+                match std::panic::catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
+                    Ok(Poll::Ready(Ok(response))) => response,
+                    Ok(other) => return other,
+                    Err(payload) => {
+                        let message = payload
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| payload.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "a handler panicked".to_owned());
+                        Error::internal(format!("panic: {message}")).into_response()
+                    }
+                }
+            }
+        };
+        let front = &**this.front;
+        let path = this.uri.as_ref().map(Uri::path);
+        let mut response =
+            front
+                .renderer
+                .render(response, *this.wants_json, path, this.request_id.as_ref());
+        let headers = response.headers_mut();
+        if let (Some(ids), Some(id)) = (&front.request_ids, this.request_id.take()) {
+            headers.insert(ids.header.clone(), id);
+        }
+        for (name, value) in &front.headers {
+            headers.entry(name).or_insert_with(|| value.clone());
+        }
+        Poll::Ready(Ok(response))
+    }
+}
