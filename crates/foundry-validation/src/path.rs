@@ -4,6 +4,9 @@ use serde_json::{Map, Value};
 
 /// A path split into segments; `*` is a wildcard segment.
 pub(crate) fn split(pattern: &str) -> Vec<String> {
+    if !pattern.contains('\\') {
+        return pattern.split('.').map(str::to_owned).collect();
+    }
     let mut segments = Vec::new();
     let mut current = String::new();
     let mut chars = pattern.chars().peekable();

@@ -628,13 +628,16 @@ impl Core {
         let v = input.json();
         let field = ctx.field;
         let pass = Vec::new;
-        let ok = |cond: bool, repl: Vec<(&'static str, std::string::String)>| {
-            if cond {
-                Vec::new()
-            } else {
-                Self::fail(b.name, repl)
-            }
-        };
+        // The replacements are only built when the rule fails.
+        macro_rules! ok {
+            ($cond:expr, $repl:expr $(,)?) => {
+                if $cond {
+                    Vec::new()
+                } else {
+                    Self::fail(b.name, $repl)
+                }
+            };
+        }
         let string = || {
             v.and_then(|v| match v {
                 Value::String(s) => Some(s.as_str()),
@@ -649,7 +652,7 @@ impl Core {
         };
         match b.name {
             Bail | Sometimes | Nullable | Password | Unique | Exists => pass(),
-            Required => ok(
+            Required => ok!(
                 match input {
                     Input::Missing => false,
                     Input::File(_) => true,
@@ -657,7 +660,7 @@ impl Core {
                 },
                 vec![],
             ),
-            Filled => ok(
+            Filled => ok!(
                 match input {
                     Input::Missing => true,
                     Input::File(_) => true,
@@ -665,12 +668,12 @@ impl Core {
                 },
                 vec![],
             ),
-            Present => ok(input.present(), vec![]),
-            Missing => ok(!input.present(), vec![]),
-            Prohibited => ok(!Self::filled_input(input), vec![]),
+            Present => ok!(input.present(), vec![]),
+            Missing => ok!(!input.present(), vec![]),
+            Prohibited => ok!(!Self::filled_input(input), vec![]),
             RequiredIf => {
                 if self.other_matches(ctx, p) {
-                    ok(Self::filled_input(input), self.other_repl(ctx, p))
+                    ok!(Self::filled_input(input), self.other_repl(ctx, p))
                 } else {
                     pass()
                 }
@@ -680,7 +683,7 @@ impl Core {
                     pass()
                 } else {
                     let other = path::join(&self.other_segments(ctx, &p[0]));
-                    ok(
+                    ok!(
                         Self::filled_input(input),
                         vec![
                             ("other", self.display_attribute_of(&other, &p[0])),
@@ -697,7 +700,7 @@ impl Core {
                     Self::is_declined(other)
                 };
                 if trigger {
-                    ok(
+                    ok!(
                         Self::filled_input(input),
                         vec![("other", self.display_attr_param(ctx, &p[0]))],
                     )
@@ -714,7 +717,7 @@ impl Core {
                     _ => filled.iter().all(|f| !*f),
                 };
                 if required {
-                    ok(
+                    ok!(
                         Self::filled_input(input),
                         vec![("values", self.attr_list(ctx, p, " / "))],
                     )
@@ -731,7 +734,7 @@ impl Core {
                     MissingIf => !input.present(),
                     _ => !Self::filled_input(input),
                 };
-                ok(cond, self.other_repl(ctx, p))
+                ok!(cond, self.other_repl(ctx, p))
             }
             PresentUnless | MissingUnless => {
                 if self.other_matches(ctx, p) {
@@ -742,7 +745,7 @@ impl Core {
                 } else {
                     !input.present()
                 };
-                ok(
+                ok!(
                     cond,
                     vec![
                         ("other", self.display_attr_param(ctx, &p[0])),
@@ -754,7 +757,7 @@ impl Core {
                 if self.other_matches(ctx, p) {
                     return pass();
                 }
-                ok(
+                ok!(
                     !Self::filled_input(input),
                     vec![
                         ("other", self.display_attr_param(ctx, &p[0])),
@@ -770,7 +773,7 @@ impl Core {
                     Self::is_declined(other)
                 };
                 if trigger {
-                    ok(
+                    ok!(
                         !Self::filled_input(input),
                         vec![("other", self.display_attr_param(ctx, &p[0]))],
                     )
@@ -782,7 +785,7 @@ impl Core {
                 if !Self::filled_input(input) {
                     return pass();
                 }
-                ok(
+                ok!(
                     !p.iter().any(|o| self.other_filled(ctx, o)),
                     vec![("other", self.attr_list(ctx, p, " / "))],
                 )
@@ -802,7 +805,7 @@ impl Core {
                 } else {
                     !input.present()
                 };
-                ok(cond, vec![("values", self.attr_list(ctx, p, " / "))])
+                ok!(cond, vec![("values", self.attr_list(ctx, p, " / "))])
             }
             Exclude => vec![Failure::Exclude],
             ExcludeIf => {
@@ -833,8 +836,8 @@ impl Core {
                     vec![Failure::Exclude]
                 }
             }
-            Accepted => ok(Self::is_accepted(v), vec![]),
-            Declined => ok(Self::is_declined(v), vec![]),
+            Accepted => ok!(Self::is_accepted(v), vec![]),
+            Declined => ok!(Self::is_declined(v), vec![]),
             AcceptedIf | DeclinedIf => {
                 if !self.other_matches(ctx, p) {
                     return pass();
@@ -844,11 +847,11 @@ impl Core {
                 } else {
                     Self::is_declined(v)
                 };
-                ok(cond, self.other_repl(ctx, p))
+                ok!(cond, self.other_repl(ctx, p))
             }
             Boolean => {
                 let strict = p.first().is_some_and(|s| s == "strict");
-                ok(
+                ok!(
                     match v {
                         Some(Value::Bool(_)) => true,
                         Some(Value::Number(n)) if !strict => {
@@ -860,10 +863,10 @@ impl Core {
                     vec![],
                 )
             }
-            String => ok(string().is_some(), vec![]),
+            String => ok!(string().is_some(), vec![]),
             Integer => {
                 let strict = p.first().is_some_and(|s| s == "strict");
-                ok(
+                ok!(
                     match v {
                         Some(Value::Number(n)) => {
                             n.is_i64()
@@ -881,7 +884,7 @@ impl Core {
             }
             Numeric => {
                 let strict = p.first().is_some_and(|s| s == "strict");
-                ok(
+                ok!(
                     matches!(v, Some(Value::Number(_))) || (!strict && v.is_some_and(is_numeric)),
                     vec![],
                 )
@@ -896,7 +899,7 @@ impl Core {
                 } else {
                     places == b.nums[0]
                 };
-                ok(cond, self.decimal_repl(p))
+                ok!(cond, self.decimal_repl(p))
             }
             Array => {
                 let cond = match v {
@@ -908,9 +911,9 @@ impl Core {
                     Some(Value::Object(o)) => p.is_empty() || o.keys().all(|k| p.contains(k)),
                     _ => false,
                 };
-                ok(cond, vec![])
+                ok!(cond, vec![])
             }
-            List => ok(
+            List => ok!(
                 matches!(v, Some(Value::Array(_)))
                     || matches!(v, Some(Value::Object(o)) if o.is_empty()),
                 vec![],
@@ -949,7 +952,7 @@ impl Core {
                         MaxDigits => len <= b.nums[0],
                         _ => len >= b.nums[0],
                     };
-                ok(cond, self.digits_repl(b))
+                ok!(cond, self.digits_repl(b))
             }
             MultipleOf => {
                 let cond = match (
@@ -961,7 +964,7 @@ impl Core {
                     }
                     _ => false,
                 };
-                ok(cond, vec![("value", p[0].clone())])
+                ok!(cond, vec![("value", p[0].clone())])
             }
             In | NotIn | Enum => {
                 let contains = |x: &Value| match to_php_string(x) {
@@ -980,7 +983,7 @@ impl Core {
                     Some(x) => contains(x) != (b.name == NotIn),
                     None => b.name == NotIn,
                 };
-                ok(cond, vec![("values", self.values_list(ctx, p))])
+                ok!(cond, vec![("values", self.values_list(ctx, p))])
             }
             Same | Different => {
                 let cond = if b.name == Same {
@@ -991,7 +994,7 @@ impl Core {
                         _ => true,
                     })
                 };
-                ok(
+                ok!(
                     cond,
                     vec![(
                         "other",
@@ -1005,7 +1008,7 @@ impl Core {
                     .cloned()
                     .unwrap_or_else(|| format!("{}_confirmation", ctx.key_str));
                 let other_val = path::get(&self.data, &split(&other));
-                ok(other_val.is_some() && other_val == v, vec![])
+                ok!(other_val.is_some() && other_val == v, vec![])
             }
             Alpha | AlphaDash | AlphaNum => {
                 let ascii = p.first().is_some_and(|s| s == "ascii");
@@ -1019,11 +1022,11 @@ impl Core {
                     AlphaDash => checks::alpha_dash(&s, ascii),
                     _ => checks::alpha_num(&s, ascii),
                 });
-                ok(cond, vec![])
+                ok!(cond, vec![])
             }
-            Ascii => ok(scalar().is_some_and(|s| s.is_ascii()), vec![]),
-            Lowercase => ok(scalar().is_some_and(|s| s.to_lowercase() == s), vec![]),
-            Uppercase => ok(scalar().is_some_and(|s| s.to_uppercase() == s), vec![]),
+            Ascii => ok!(scalar().is_some_and(|s| s.is_ascii()), vec![]),
+            Lowercase => ok!(scalar().is_some_and(|s| s.to_lowercase() == s), vec![]),
+            Uppercase => ok!(scalar().is_some_and(|s| s.to_uppercase() == s), vec![]),
             StartsWith | EndsWith | DoesntStartWith | DoesntEndWith => {
                 let s = v.and_then(to_php_string);
                 let hit = s.as_ref().is_some_and(|s| {
@@ -1041,7 +1044,7 @@ impl Core {
                 } else {
                     s.is_some() && !hit
                 };
-                ok(cond, vec![("values", p.join(", "))])
+                ok!(cond, vec![("values", p.join(", "))])
             }
             Contains | DoesntContain => {
                 let Some(Value::Array(items)) = v else {
@@ -1059,7 +1062,7 @@ impl Core {
                 } else {
                     !p.iter().any(has)
                 };
-                ok(cond, vec![("values", p.join(", "))])
+                ok!(cond, vec![("values", p.join(", "))])
             }
             Distinct => {
                 let Some(x) = v else { return pass() };
@@ -1082,7 +1085,7 @@ impl Core {
                             }
                         })
                     });
-                ok(!dup, vec![])
+                ok!(!dup, vec![])
             }
             InArray => {
                 let pattern = split(&p[0]);
@@ -1091,7 +1094,7 @@ impl Core {
                     .filter_map(|k| path::get(&self.data, k))
                     .any(|o| v.is_some_and(|x| loose_eq(o, x)));
                 let shown = p[0].strip_suffix(".*").unwrap_or(&p[0]);
-                ok(
+                ok!(
                     found,
                     vec![("other", self.display_attribute_of(shown, shown))],
                 )
@@ -1105,38 +1108,38 @@ impl Core {
                 } else {
                     p.iter().all(|k| o.contains_key(k))
                 };
-                ok(cond, vec![("values", p.join(", "))])
+                ok!(cond, vec![("values", p.join(", "))])
             }
             Email => {
                 let strict = p.iter().any(|s| s == "filter" || s == "strict");
-                ok(string().is_some_and(|s| checks::email(s, strict)), vec![])
+                ok!(string().is_some_and(|s| checks::email(s, strict)), vec![])
             }
-            Url => ok(string().is_some_and(|s| checks::url(s, p)), vec![]),
-            Ip => ok(
+            Url => ok!(string().is_some_and(|s| checks::url(s, p)), vec![]),
+            Ip => ok!(
                 string().is_some_and(|s| s.parse::<std::net::IpAddr>().is_ok()),
                 vec![],
             ),
-            Ipv4 => ok(
+            Ipv4 => ok!(
                 string().is_some_and(|s| s.parse::<std::net::Ipv4Addr>().is_ok()),
                 vec![],
             ),
-            Ipv6 => ok(
+            Ipv6 => ok!(
                 string().is_some_and(|s| s.parse::<std::net::Ipv6Addr>().is_ok()),
                 vec![],
             ),
-            MacAddress => ok(string().is_some_and(checks::mac_address), vec![]),
-            Json => ok(
+            MacAddress => ok!(string().is_some_and(checks::mac_address), vec![]),
+            Json => ok!(
                 scalar().is_some_and(|s| serde_json::from_str::<serde::de::IgnoredAny>(&s).is_ok()),
                 vec![],
             ),
-            Uuid => ok(
+            Uuid => ok!(
                 string()
                     .is_some_and(|s| checks::uuid(s, p.first().map(std::string::String::as_str))),
                 vec![],
             ),
-            Ulid => ok(string().is_some_and(checks::ulid), vec![]),
-            HexColor => ok(string().is_some_and(checks::hex_color), vec![]),
-            Timezone => ok(
+            Ulid => ok!(string().is_some_and(checks::ulid), vec![]),
+            HexColor => ok!(string().is_some_and(checks::hex_color), vec![]),
+            Timezone => ok!(
                 string().is_some_and(|s| {
                     checks::timezone(s, p.first().map(std::string::String::as_str))
                 }),
@@ -1147,9 +1150,9 @@ impl Core {
                     return Self::fail(b.name, vec![]);
                 };
                 let hit = b.regex.as_ref().is_some_and(|r| r.is_match(&s));
-                ok(hit == (b.name == Regex), vec![])
+                ok!(hit == (b.name == Regex), vec![])
             }
-            Date => ok(
+            Date => ok!(
                 scalar().is_some_and(|s| date::parse(&s, self.now()).is_some()),
                 vec![],
             ),
@@ -1160,31 +1163,31 @@ impl Core {
                         .iter()
                         .any(|f| date::parse_with_format(f, s).is_some())
                 });
-                ok(cond, vec![("format", p.join(", "))])
+                ok!(cond, vec![("format", p.join(", "))])
             }
             After | AfterOrEqual | Before | BeforeOrEqual | DateEquals => {
                 let cond = self.compare_dates(ctx, b.name, v, &p[0]);
-                ok(cond, vec![("date", self.date_display(ctx, &p[0]))])
+                ok!(cond, vec![("date", self.date_display(ctx, &p[0]))])
             }
-            File => ok(matches!(input, Input::File(_)), vec![]),
+            File => ok!(matches!(input, Input::File(_)), vec![]),
             Image => {
                 let allow_svg = p.first().is_some_and(|s| s == "allow_svg");
-                ok(
+                ok!(
                     matches!(input, Input::File(f) if file::is_image(f, allow_svg)),
                     vec![],
                 )
             }
-            Mimes => ok(
+            Mimes => ok!(
                 matches!(input, Input::File(f) if file::matches_mimes(f, p)),
                 vec![("values", p.join(", "))],
             ),
-            Mimetypes => ok(
+            Mimetypes => ok!(
                 matches!(input, Input::File(f) if file::matches_mimetypes(f, p)),
                 vec![("values", p.join(", "))],
             ),
             Extensions => {
                 let cond = matches!(input, Input::File(f) if f.client_extension().is_some_and(|e| p.iter().any(|q| q.eq_ignore_ascii_case(&e))));
-                ok(cond, vec![("values", p.join(", "))])
+                ok!(cond, vec![("values", p.join(", "))])
             }
         }
     }
