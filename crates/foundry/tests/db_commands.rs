@@ -30,6 +30,16 @@ impl Migration for CreateNotes {
     }
 }
 
+/// A model used through the `foundry` facade only. It is only ever built from rows, inside
+/// generic code the dead-code lint cannot see, hence the allow.
+#[allow(dead_code)]
+#[derive(foundry::db::Model, Debug, Clone)]
+#[model(crate = "foundry::db", table = "notes", fillable(body))]
+struct Note {
+    id: i64,
+    body: String,
+}
+
 struct NoteSeeder;
 impl Seeder for NoteSeeder {
     fn name(&self) -> &str {
