@@ -14,6 +14,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 type ShutdownHook = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
 
+/// A readiness check: resolves to `Err(reason)` when a dependency is not usable.
+pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
 /// The booted app's shared state; the axum state of every RustForge router.
 ///
 /// Cheap to clone (one `Arc`). Handlers take it with `State<AppContext>`; the framework's
@@ -38,6 +41,7 @@ struct Inner {
     services: Services,
     urls: UrlGenerator,
     shutdown_hooks: Mutex<Vec<(String, ShutdownHook)>>,
+    readiness_checks: Mutex<Vec<(String, ReadinessCheck)>>,
 }
 
 impl std::fmt::Debug for AppContext {
@@ -64,6 +68,7 @@ impl AppContext {
                 services,
                 urls,
                 shutdown_hooks: Mutex::new(Vec::new()),
+                readiness_checks: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -99,6 +104,22 @@ impl AppContext {
             .push((name.into(), Box::new(move || Box::pin(hook()))));
     }
 
+    /// Add a check `GET /ready` runs (the database, Redis, …); a check that fails or takes
+    /// longer than two seconds makes the app "not ready" (503).
+    pub fn add_readiness_check<F, Fut>(&self, name: impl Into<String>, check: F)
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let check: ReadinessCheck = Arc::new(move || Box::pin(check()));
+        lock(&self.inner.readiness_checks).push((name.into(), check));
+    }
+
+    /// The readiness checks, in the order they were added.
+    pub fn readiness_checks(&self) -> Vec<(String, ReadinessCheck)> {
+        lock(&self.inner.readiness_checks).clone()
+    }
+
     /// Run and clear the shutdown hooks (the server calls this once).
     pub async fn run_shutdown_hooks(&self) {
         let hooks = std::mem::take(&mut *self.hooks());
@@ -109,11 +130,15 @@ impl AppContext {
     }
 
     fn hooks(&self) -> std::sync::MutexGuard<'_, Vec<(String, ShutdownHook)>> {
-        self.inner
-            .shutdown_hooks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.inner.shutdown_hooks)
     }
+}
+
+/// Lock a mutex that holds plain data; a panic elsewhere cannot leave it half-written.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 pub mod constraint;
 pub mod extract;
 pub mod front;
+pub mod health;
 pub mod method_override;
 pub mod middleware;
 pub mod render;

@@ -53,6 +53,10 @@ pub struct HttpConfig {
     pub security_headers: SecurityHeadersConfig,
     /// Cross-origin resource sharing.
     pub cors: CorsConfig,
+    /// Path of the liveness endpoint; empty to turn it off.
+    pub health_path: String,
+    /// Path of the readiness endpoint; empty to turn it off.
+    pub ready_path: String,
 }
 
 impl Default for HttpConfig {
@@ -64,6 +68,8 @@ impl Default for HttpConfig {
             request_id: RequestIdConfig::default(),
             security_headers: SecurityHeadersConfig::default(),
             cors: CorsConfig::default(),
+            health_path: "/health".into(),
+            ready_path: "/ready".into(),
         }
     }
 }

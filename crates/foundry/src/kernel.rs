@@ -132,7 +132,14 @@ impl Kernel {
             "signed",
             ValidateSignatureLayer::new(UrlSigner::new(key.clone())),
         );
-        let routes = A::routes(Routes::new(A::middleware(registry)));
+        let http: HttpConfig = config.section("http")?;
+        let mut routes = A::routes(Routes::new(A::middleware(registry)));
+        if !http.health_path.is_empty() {
+            routes = routes.get(&http.health_path, foundry_http::health::health);
+        }
+        if !http.ready_path.is_empty() {
+            routes = routes.get(&http.ready_path, foundry_http::health::ready);
+        }
         let (router, routes) = routes.build().map_err(BootError::Routes)?;
         let urls = UrlGenerator::new(&config.app().url, key).with_routes(
             routes
@@ -145,7 +152,6 @@ impl Kernel {
                 .filter(|r| r.has_flag(RouteFlag::JsonErrors))
                 .map(|r| r.path.as_str()),
         );
-        let http: HttpConfig = config.section("http")?;
         let hsts = config.environment() == Environment::Production
             && config.app().url.starts_with("https://");
         let stack =
