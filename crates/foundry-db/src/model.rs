@@ -1269,6 +1269,55 @@ impl<M: Model> ModelQuery<M> {
         Ok(models)
     }
 
+    /// Stream matching models one by one without loading them all (no eager loading).
+    pub fn cursor(&self) -> futures_util::stream::BoxStream<'static, DbResult<M>> {
+        use futures_util::StreamExt;
+        let built = self.select_query().and_then(|q| {
+            let db = q
+                .db()
+                .cloned()
+                .ok_or_else(|| DbError::InvalidQuery("query has no connection".into()))?;
+            let select = q.to_select_for(db.backend())?;
+            Ok((db, select))
+        });
+        match built {
+            Ok((db, select)) => {
+                let (sql, values) = build(db.backend(), &select);
+                exec::fetch_stream(&db, sql, values)
+                    .map(|row| row.and_then(|r| M::from_row(&r)))
+                    .boxed()
+            }
+            Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
+        }
+    }
+
+    /// Process matching models in chunks of `size`, paging by primary key (`WHERE id > last`),
+    /// with eager loads applied per chunk. Stops early when `f` returns `Ok(false)`.
+    pub async fn chunk_by_id<F, Fut>(&self, size: u64, mut f: F) -> DbResult<()>
+    where
+        F: FnMut(Vec<M>) -> Fut,
+        Fut: Future<Output = DbResult<bool>>,
+    {
+        let size = std::cmp::max(size, 1);
+        let pk = format!("{}.{}", M::TABLE, M::PRIMARY_KEY);
+        let mut last: Option<Value> = None;
+        loop {
+            let mut q = self.clone().reorder().order_by_asc(&pk).limit(size);
+            if let Some(key) = last.take() {
+                q = q.where_op(&pk, ">", key);
+            }
+            let models = q.get().await?;
+            let n = models.len() as u64;
+            let Some(next) = models.last().map(Model::key) else {
+                return Ok(());
+            };
+            last = Some(next);
+            if !f(models).await? || n < size {
+                return Ok(());
+            }
+        }
+    }
+
     /// The first matching model.
     pub async fn first(&self) -> DbResult<Option<M>> {
         Ok(self.get_limited(Some(1)).await?.into_iter().next())

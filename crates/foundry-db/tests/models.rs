@@ -904,7 +904,43 @@ async fn observers(db: Db) {
     );
 }
 
+async fn model_chunks_and_cursor(db: Db) {
+    migrate(&db).await;
+    let (_, _, posts) = seed_blog(&db).await;
+    let mut seen = Vec::new();
+    let mut chunks = 0;
+    Post::query(&db)
+        .with(["author"])
+        .chunk_by_id(2, |batch| {
+            chunks += 1;
+            for p in &batch {
+                assert!(
+                    p.loaded_one::<User>("author").unwrap().is_some(),
+                    "eager loads apply per chunk"
+                );
+                seen.push(p.id);
+            }
+            async { Ok(true) }
+        })
+        .await
+        .unwrap();
+    assert_eq!(chunks, 2);
+    assert_eq!(seen, posts.iter().map(|p| p.id).collect::<Vec<_>>());
+    use futures_util::StreamExt;
+    let streamed: Vec<i64> = Post::query(&db)
+        .order_by_desc(Post::COL_ID)
+        .cursor()
+        .map(|p| p.unwrap().id)
+        .collect()
+        .await;
+    assert_eq!(streamed.len(), 3);
+    assert!(streamed[0] > streamed[2]);
+    let mut bad = Post::query(&db).where_eq("nope", 1).cursor();
+    assert!(bad.next().await.unwrap().is_err());
+}
+
 backend_tests!(
+    model_chunks_and_cursor,
     observers,
     crud_timestamps_casts_hidden,
     mass_assignment_is_strict,
