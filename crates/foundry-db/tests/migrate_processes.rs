@@ -152,16 +152,24 @@ async fn two_processes_migrating_postgres_apply_each_migration_once() {
         return;
     };
     let url = common::postgres_url().unwrap();
-    let ran = tokio::task::spawn_blocking({
-        let (url, schema) = (url.clone(), schema.clone());
-        move || spawn_children(&url, Some(&schema))
-    })
-    .await
-    .unwrap();
-    assert_applied_once(&db, &ran).await;
+    let outcome = {
+        use futures_util::FutureExt;
+        let (db, schema) = (db.clone(), schema.clone());
+        std::panic::AssertUnwindSafe(async move {
+            let ran = tokio::task::spawn_blocking(move || spawn_children(&url, Some(&schema)))
+                .await
+                .unwrap();
+            assert_applied_once(&db, &ran).await;
+        })
+        .catch_unwind()
+        .await
+    };
     db.close().await;
     admin
         .statement(&format!("DROP SCHEMA \"{schema}\" CASCADE"), vec![])
         .await
         .unwrap();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }
