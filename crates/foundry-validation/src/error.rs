@@ -147,7 +147,7 @@ impl ValidationErrors {
         self.fields.iter().map(|(f, m)| (f.as_str(), m.as_slice()))
     }
 
-    /// Laravel's summary line: the first message plus "(and N more error[s])".
+    /// Laravel's summary line: the first message plus "(and N more error)" / "(and N more errors)".
     ///
     /// ```
     /// use foundry_validation::ValidationErrors;

@@ -529,7 +529,7 @@ impl Core {
     fn is_accepted(v: Option<&Value>) -> bool {
         match v {
             Some(Value::Bool(b)) => *b,
-            Some(Value::Number(n)) => n.as_f64() == Some(1.0),
+            Some(Value::Number(n)) => n.as_i64() == Some(1),
             Some(Value::String(s)) => matches!(s.as_str(), "yes" | "on" | "1" | "true"),
             _ => false,
         }
@@ -538,7 +538,7 @@ impl Core {
     fn is_declined(v: Option<&Value>) -> bool {
         match v {
             Some(Value::Bool(b)) => !*b,
-            Some(Value::Number(n)) => n.as_f64() == Some(0.0),
+            Some(Value::Number(n)) => n.as_i64() == Some(0),
             Some(Value::String(s)) => matches!(s.as_str(), "no" | "off" | "0" | "false"),
             _ => false,
         }
