@@ -99,6 +99,52 @@ impl Translator {
         self.add_lines(locale, &value)
     }
 
+    /// Load an app's language files: every `<dir>/<locale>/validation.json` (Laravel's
+    /// `lang/<locale>/validation.php`), merged over the lines already there. Call it at boot;
+    /// a file that is not valid JSON is an error naming the file.
+    ///
+    /// ```
+    /// use foundry_validation::Translator;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("foundry-lang-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(dir.join("fr")).unwrap();
+    /// std::fs::write(dir.join("fr/validation.json"), r#"{"required": "Le champ :attribute est obligatoire."}"#).unwrap();
+    /// let mut t = Translator::new();
+    /// t.load_dir(&dir).unwrap();
+    /// assert_eq!(t.line("fr", "required"), Some("Le champ :attribute est obligatoire."));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn load_dir(&mut self, dir: &std::path::Path) -> Result<(), LangError> {
+        let io = |e: std::io::Error, path: &std::path::Path| LangError {
+            locale: String::new(),
+            problem: format!("cannot read `{}`: {e}", path.display()),
+        };
+        let entries = std::fs::read_dir(dir).map_err(|e| io(e, dir))?;
+        let mut locales: Vec<std::path::PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        locales.sort();
+        for locale_dir in locales {
+            let file = locale_dir.join("validation.json");
+            if !file.is_file() {
+                continue;
+            }
+            let locale = locale_dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            let text = std::fs::read_to_string(&file).map_err(|e| io(e, &file))?;
+            self.add_json(&locale, &text).map_err(|e| LangError {
+                locale: locale.clone(),
+                problem: format!("`{}`: {}", file.display(), e.problem),
+            })?;
+        }
+        Ok(())
+    }
+
     /// Whether a locale has any lines.
     pub fn has_locale(&self, locale: &str) -> bool {
         self.locales.contains_key(locale)
@@ -274,5 +320,38 @@ mod tests {
         let mut t = Translator::empty();
         assert!(t.add_json("en", "not json").is_err());
         assert!(t.add_lines("en", &serde_json::json!([1])).is_err());
+    }
+
+    #[test]
+    fn loads_app_language_files() {
+        let dir = std::env::temp_dir().join(format!("foundry-lang-test-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("en")).unwrap();
+        std::fs::create_dir_all(dir.join("nl")).unwrap();
+        std::fs::write(
+            dir.join("en/validation.json"),
+            r#"{"attributes": {"dob": "date of birth"}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("nl/validation.json"),
+            r#"{"required": "Het :attribute veld is verplicht."}"#,
+        )
+        .unwrap();
+        let mut t = Translator::new();
+        t.load_dir(&dir).unwrap();
+        assert_eq!(t.line("en", "attributes.dob"), Some("date of birth"));
+        assert_eq!(
+            t.line("en", "required"),
+            Some("The :attribute field is required.")
+        );
+        assert_eq!(
+            t.line("nl", "required"),
+            Some("Het :attribute veld is verplicht.")
+        );
+        std::fs::write(dir.join("nl/validation.json"), "{oops").unwrap();
+        let err = t.load_dir(&dir).unwrap_err().to_string();
+        assert!(err.contains("nl/validation.json"), "{err}");
+        assert!(Translator::new().load_dir(&dir.join("missing")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

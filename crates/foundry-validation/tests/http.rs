@@ -556,3 +556,17 @@ async fn a_malformed_rule_is_a_server_error_not_a_422() {
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(json, json!({"message": "Server Error"}));
 }
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_413() {
+    let router = app(ValidationSettings::default()).layer(axum::extract::DefaultBodyLimit::max(16));
+    let (status, _, _) = send(
+        router,
+        json_req(
+            "/posts",
+            r#"{"title": "a title that is longer than sixteen bytes", "age": 1}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
