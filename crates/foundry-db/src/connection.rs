@@ -52,6 +52,7 @@ pub(crate) struct Shared {
     pub(crate) target: String,
     pub(crate) prevent_lazy_loading: AtomicBool,
     pub(crate) observers: crate::model::ObserverRegistry,
+    pub(crate) statements: std::sync::atomic::AtomicU64,
 }
 
 /// A database connection pool: cheap to clone, shared by the whole app.
@@ -229,6 +230,7 @@ impl Db {
                 target,
                 prevent_lazy_loading: AtomicBool::new(config.prevent_lazy_loading.unwrap_or(true)),
                 observers: Default::default(),
+                statements: std::sync::atomic::AtomicU64::new(0),
             }),
             tx: None,
         };
@@ -289,6 +291,12 @@ impl Db {
         self.shared
             .prevent_lazy_loading
             .store(on, Ordering::Relaxed);
+    }
+
+    /// How many statements this connection pool has executed so far (all clones and
+    /// transactions included). Tests use it to prove eager loading issues no N+1 queries.
+    pub fn statements_executed(&self) -> u64 {
+        self.shared.statements.load(Ordering::Relaxed)
     }
 
     /// Check that the database answers (`SELECT 1`).

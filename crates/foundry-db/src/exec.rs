@@ -59,6 +59,7 @@ macro_rules! run {
     ($db:expr, $sql:expr, $values:expr, |$q:ident, $e:ident| $body:expr, $wrap_sqlite:expr, $wrap_pg:expr) => {{
         let sql: String = $sql;
         tracing::debug!(target: "foundry_db::sql", sql = %sql, "query");
+        $db.shared.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Keep the SQL text for the error message only when it is needed.
         let sql_for_error = sql.clone();
         let result = match &$db.tx {
@@ -148,6 +149,9 @@ pub(crate) fn fetch_stream(
 ) -> BoxStream<'static, DbResult<Row>> {
     let (sender, receiver) = tokio::sync::mpsc::channel::<DbResult<Row>>(64);
     let db = db.clone();
+    db.shared
+        .statements
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tokio::spawn(async move {
         let context = ctx(&sql);
         macro_rules! pump {

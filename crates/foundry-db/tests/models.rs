@@ -634,12 +634,18 @@ async fn eager_loading_without_n_plus_one(db: Db) {
     .await
     .unwrap();
 
+    let before = db.statements_executed();
     let loaded = Post::query(&db)
         .with(["author", "comments.author", "tags"])
         .order_by_asc(Post::COL_ID)
         .get()
         .await
         .unwrap();
+    assert_eq!(
+        db.statements_executed() - before,
+        5,
+        "posts, authors, comments, comment authors, tags: one query per relation and level"
+    );
     assert_eq!(loaded.len(), 3);
     let first = &loaded[0];
     assert_eq!(
@@ -761,12 +767,18 @@ async fn lazy_loading_guard(db: Db) {
 async fn counts_and_existence(db: Db) {
     migrate(&db).await;
     let (_, _, posts) = seed_blog(&db).await;
+    let before = db.statements_executed();
     let with_counts = Post::query(&db)
         .with_count("comments")
         .order_by_asc(Post::COL_ID)
         .get()
         .await
         .unwrap();
+    assert_eq!(
+        db.statements_executed() - before,
+        1,
+        "counts come in the same query"
+    );
     let counts: Vec<i64> = with_counts
         .iter()
         .map(|p| p.relations.extra()["comments_count"].as_i64().unwrap())
