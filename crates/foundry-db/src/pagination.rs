@@ -69,6 +69,25 @@ impl PageRequest {
     }
 }
 
+/// A handler argument: `async fn index(page: PageRequest) -> …`. Never rejects: a bad or
+/// missing `page`/`cursor` means the first page. Links are built from the request path
+/// (`/posts?page=2`); behind a proxy, set [`PageRequest::path`] to the public URL if you want
+/// absolute links.
+impl<S: Send + Sync> axum_core::extract::FromRequestParts<S> for PageRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let path = parts.uri.path();
+        Ok(match parts.uri.query() {
+            Some(query) => Self::from_uri(&format!("{path}?{query}")),
+            None => Self::new(path),
+        })
+    }
+}
+
 /// `?page=` as Laravel reads it: anything but a positive integer is page 1.
 pub fn parse_page(value: &str) -> u64 {
     value
@@ -474,6 +493,31 @@ mod tests {
             (r.path.as_str(), r.page, r.cursor.as_deref()),
             ("/posts", 3, Some("abc"))
         );
+    }
+
+    #[tokio::test]
+    async fn extracts_from_any_request_without_rejecting() {
+        use axum_core::extract::FromRequestParts;
+        for (uri, page) in [
+            ("/posts?page=3", 3),
+            ("/posts?page=%FF%FE", 1),
+            ("/posts", 1),
+            ("/posts?page", 1),
+        ] {
+            let (mut parts, ()) = http::Request::builder()
+                .uri(uri)
+                .body(())
+                .unwrap()
+                .into_parts();
+            let request = PageRequest::from_request_parts(&mut parts, &())
+                .await
+                .unwrap();
+            assert_eq!(
+                (request.path.as_str(), request.page),
+                ("/posts", page),
+                "{uri}"
+            );
+        }
     }
 
     #[test]
