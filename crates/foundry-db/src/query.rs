@@ -216,6 +216,13 @@ fn fold_conditions(items: &[(Bool, Cond)], backend: Backend) -> DbResult<Option<
 
 /// Check a raw fragment: its `?` placeholders must match the values given.
 fn raw_cond(sql: &str, values: Vec<Value>) -> DbResult<Cond> {
+    // `$n` is PostgreSQL's placeholder syntax: the fragment is rendered with numbered
+    // placeholders there, so a stray `$` (or `$$` quoting) would be misread.
+    if crate::raw::has_unquoted_dollar(sql) {
+        return Err(DbError::InvalidQuery(format!(
+            "raw SQL fragment `{sql}` contains `$` outside quotes; use `?` placeholders (or db.select for full raw SQL)"
+        )));
+    }
     let placeholders = crate::raw::count_placeholders(sql);
     if placeholders != values.len() {
         return Err(DbError::InvalidQuery(format!(

@@ -7,6 +7,21 @@ use crate::exec;
 use crate::query::Value;
 use crate::row::{FromDbRow, Record, Row};
 
+/// Whether `sql` has a `$` outside string literals and quoted identifiers.
+pub(crate) fn has_unquoted_dollar(sql: &str) -> bool {
+    let mut quote: Option<char> = None;
+    for c in sql.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '$' => return true,
+            None => {}
+        }
+    }
+    false
+}
+
 /// How many `?` placeholders `sql` has outside quotes.
 pub(crate) fn count_placeholders(sql: &str) -> usize {
     numbered_placeholders(sql).matches('$').count() - sql.matches('$').count()

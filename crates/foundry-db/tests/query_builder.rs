@@ -584,6 +584,22 @@ fn to_sql_quotes_identifiers_and_binds_values() {
             .to_sql()
             .starts_with("-- invalid query")
     );
+    // Raw fragments: `?` inside quotes is text, `$` outside quotes is refused (never a panic).
+    let quoted = Query::new("t").where_raw("name = '?' OR id = ?", [1]);
+    assert_eq!(
+        quoted.to_sql_for(Backend::Postgres),
+        r#"SELECT * FROM "t" WHERE name = '?' OR id = $1"#
+    );
+    for bad in ["x = $5", "a $ b", "$$ body $$"] {
+        let q = Query::new("t").where_raw(bad, Vec::<i64>::new());
+        assert!(
+            q.to_sql_for(Backend::Postgres)
+                .starts_with("-- invalid query"),
+            "{bad}"
+        );
+    }
+    let ok = Query::new("t").where_raw("price = '$5'", Vec::<i64>::new());
+    assert!(ok.to_sql_for(Backend::Postgres).ends_with("price = '$5'"));
 }
 
 #[tokio::test]
