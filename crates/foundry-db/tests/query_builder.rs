@@ -2,6 +2,7 @@
 
 mod common;
 
+#[cfg(feature = "postgres")]
 use std::time::{Duration, Instant};
 
 use foundry_db::{Backend, ConnectionConfig, Db, DbError, Query};
@@ -618,6 +619,19 @@ async fn sqlite_file_database_is_created_under_storage() {
     assert!(dir.path().join("storage/database.sqlite").exists());
 }
 
+#[cfg(not(feature = "postgres"))]
+#[tokio::test]
+async fn postgres_urls_need_the_feature() {
+    let err = Db::connect("postgres://postgres@127.0.0.1/blog")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("without the `postgres` feature"),
+        "{err}"
+    );
+}
+
+#[cfg(feature = "postgres")]
 #[tokio::test]
 async fn bad_urls_are_clear_errors() {
     let err = Db::connect("mysql://localhost/x").await.unwrap_err();
@@ -639,6 +653,7 @@ async fn bad_urls_are_clear_errors() {
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test]
 async fn unreachable_server_times_out_naming_host_and_database() {
     let mut config = ConnectionConfig::new("postgres://postgres@10.255.255.1:5432/blog_prod");
@@ -655,6 +670,7 @@ async fn unreachable_server_times_out_naming_host_and_database() {
     );
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test]
 async fn missing_postgres_database_names_it() {
     let Some(url) = common::postgres_url() else {
