@@ -517,6 +517,11 @@ impl Config {
         self.vars.get(name).map(String::as_str)
     }
 
+    /// Whether the app configures a section at all (in a file or through a variable).
+    pub fn has_section(&self, name: &str) -> bool {
+        self.layers.files.contains_key(name) || self.layers.env.iter().any(|o| o.path[0] == name)
+    }
+
     /// The raw merged value at a dotted key (files and variables), for tools like `about`.
     pub fn raw(&self, dotted_key: &str) -> Option<Value> {
         let (section, _) = dotted_key.split_once('.').unwrap_or((dotted_key, ""));
@@ -832,6 +837,19 @@ mod tests {
         assert_eq!(config.app().name, "FromDotenv");
         assert_eq!(config.section::<ServerConfig>("server").unwrap().port, 7001);
         assert_eq!(config.var("DATABASE_URL"), Some("sqlite://x.db"));
+    }
+
+    #[test]
+    fn has_section_sees_files_and_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "foundry.toml",
+            "[database]\nurl = \"sqlite::memory:\"\n",
+        );
+        let config = load(dir.path(), &[("FOUNDRY_CACHE__DRIVER", "memory")]).unwrap();
+        assert!(config.has_section("database") && config.has_section("cache"));
+        assert!(!config.has_section("queue"));
     }
 
     #[test]

@@ -348,7 +348,8 @@ impl ErrorReport {
     }
 
     /// The JSON body: `{"message"}`, plus `"errors"` for validation, plus `"error_chain"` when
-    /// `debug` is on. Keys come in that order, as Laravel writes them.
+    /// `debug` is on and there is a cause to show. Keys come in that order, as Laravel writes
+    /// them.
     pub fn json_body(&self, debug: bool) -> Vec<u8> {
         self.json_body_with(debug, None)
     }
@@ -370,7 +371,8 @@ impl ErrorReport {
             message: &self.0.message,
             errors: self.0.errors.as_ref(),
             request_id,
-            error_chain: (debug && !self.0.chain.is_empty()).then_some(self.0.chain.as_slice()),
+            // The chain is worth showing when there is more to it than the message.
+            error_chain: (debug && self.0.chain.len() > 1).then_some(self.0.chain.as_slice()),
         };
         // Serializing strings and maps of JSON values cannot fail.
         serde_json::to_vec(&body).unwrap_or_default()

@@ -20,15 +20,14 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::Response;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
-use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceBuilder};
 use tower_http::compression::{CompressionBody, CompressionLayer};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -281,8 +280,16 @@ impl Stack {
         })
     }
 
-    /// Wrap `router` in the stack.
-    pub fn wrap(&self, router: Router) -> AppService {
+    /// Wrap `router` (or any service in front of it) in the stack.
+    pub fn wrap<S>(&self, router: S) -> AppService
+    where
+        S: Service<Request, Response = Response, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
         let inner = ServiceBuilder::new()
             .layer(self.front.clone())
             .option_layer(self.cors.clone())

@@ -32,6 +32,13 @@ pub enum BootError {
     Routes(Vec<RouteError>),
     /// The `[http]` stack cannot be built from its configuration.
     Http(String),
+    /// A component (the database, …) could not start.
+    Component {
+        /// The component.
+        component: &'static str,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl fmt::Display for BootError {
@@ -48,6 +55,9 @@ impl fmt::Display for BootError {
                 source.chain().join(": ")
             ),
             BootError::Http(message) => f.write_str(message),
+            BootError::Component { component, message } => {
+                write!(f, "the {component} could not start: {message}")
+            }
             BootError::Routes(errors) => {
                 write!(f, "the route definitions have {} mistake(s):", errors.len())?;
                 for err in errors {
@@ -64,7 +74,7 @@ impl std::error::Error for BootError {
         match self {
             BootError::Config(err) => Some(err),
             BootError::Provider { source, .. } => Some(source),
-            BootError::Routes(_) | BootError::Http(_) => None,
+            BootError::Routes(_) | BootError::Http(_) | BootError::Component { .. } => None,
         }
     }
 }
@@ -125,6 +135,8 @@ impl Kernel {
                     source,
                 })?;
         }
+        #[cfg(feature = "db")]
+        let database = connect_database::<A>(&config, &mut services).await?;
         // Routes are built before providers boot so `ctx.urls()` knows every named route
         // from the first `boot` on; building them needs nothing a provider makes.
         let key = config.app().key.clone();
@@ -157,6 +169,13 @@ impl Kernel {
         let stack =
             Stack::new(&http, renderer, hsts).map_err(|err| BootError::Http(err.to_string()))?;
         let ctx = AppContext::with_urls(config, services.build(), urls);
+        #[cfg(feature = "db")]
+        if let Some(db) = database {
+            ctx.add_readiness_check("database", move || {
+                let db = db.clone();
+                async move { db.ping().await.map_err(|e| e.to_string()) }
+            });
+        }
         for provider in &providers {
             provider
                 .boot(&ctx)
@@ -169,7 +188,21 @@ impl Kernel {
         }
         // The global stack wraps the router from outside: method spoofing must run before
         // routing, and the renderer must see the fallback's 404s.
-        let service = stack.wrap(router.with_state(ctx.clone()));
+        let router = router.with_state(ctx.clone());
+        #[cfg(all(feature = "db", feature = "validation"))]
+        let service = match validation_settings(&ctx) {
+            Some(settings) => {
+                use tower::Layer as _;
+                let add = move |mut request: axum::extract::Request| {
+                    request.extensions_mut().insert(settings.clone());
+                    request
+                };
+                stack.wrap(tower::util::MapRequestLayer::new(add).layer(router))
+            }
+            None => stack.wrap(router),
+        };
+        #[cfg(not(all(feature = "db", feature = "validation")))]
+        let service = stack.wrap(router);
         Ok(Self {
             ctx,
             service,
@@ -191,6 +224,42 @@ impl Kernel {
     pub fn routes(&self) -> &[RouteInfo] {
         &self.routes
     }
+}
+
+/// Connect `[database]` when the app configures it or has migrations, and bind the
+/// connections as services: `DbManager` (all of them) and `Db` (the default one), so handlers
+/// take `Service<Db>`.
+#[cfg(feature = "db")]
+async fn connect_database<A: App>(
+    config: &Config,
+    services: &mut ServicesBuilder,
+) -> Result<Option<crate::db::Db>, BootError> {
+    if !config.has_section("database") && A::migrations().is_empty() {
+        return Ok(None);
+    }
+    let settings: crate::db::DatabaseConfig = config.section("database")?;
+    let manager = crate::db::DbManager::connect(&settings, config.root(), config.environment())
+        .await
+        .map_err(|err| BootError::Component {
+            component: "database",
+            message: err.to_string(),
+        })?;
+    let db = manager.default_db().clone();
+    services.singleton(manager);
+    services.singleton(db.clone());
+    Ok(Some(db))
+}
+
+/// With a database, `unique` and `exists` rules in `Validated<T>` count rows on it.
+#[cfg(all(feature = "db", feature = "validation"))]
+fn validation_settings(ctx: &AppContext) -> Option<foundry_validation::ValidationSettings> {
+    let db = ctx.services().get::<crate::db::Db>().ok()?;
+    Some(foundry_validation::ValidationSettings {
+        presence_verifier: Some(std::sync::Arc::new(
+            foundry_validation::DbPresenceVerifier::new((*db).clone()),
+        )),
+        ..Default::default()
+    })
 }
 
 /// Where the app's files are: `FOUNDRY_ROOT`, else the current directory when it has a

@@ -1,13 +1,24 @@
 //! The RustForge reference application: every feature used for real.
 //!
-//! For now a welcome page and a JSON API endpoint on the kernel; it grows with each component.
+//! Users, posts, comments and tags on the database layer; a JSON API (`/api/posts`, an
+//! `api_resource` with validation, pagination and eager loading) and HTML pages (`/posts`).
+//! In `local` the database is migrated and seeded with demo data on the first run.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use foundry::db::migrate::{MigrateOptions, Migration, Migrator};
+use foundry::db::seed::Seeder;
+use foundry::db::{Db, ModelExt};
 use foundry::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
+
+pub mod migrations;
+pub mod models;
+pub mod posts;
+pub mod seed;
 
 /// The blog application.
 pub struct Blog;
@@ -17,6 +28,11 @@ impl App for Blog {
         routes
             .get("/", welcome)
             .name("welcome")
+            .get("/posts", posts::list_page)
+            .name("posts.index")
+            .get("/posts/{post}", posts::show_page)
+            .name("posts.show")
+            .where_number("post")
             .group(
                 |g| g.prefix("/api").name("api.").middleware("api"),
                 |api| {
@@ -24,6 +40,16 @@ impl App for Blog {
                         .name("status")
                         .get("/hello", hello)
                         .name("hello")
+                        .api_resource(
+                            "posts",
+                            foundry::http::Resource::new()
+                                .index(posts::index)
+                                .store(posts::store)
+                                .show(posts::show)
+                                .update(posts::update)
+                                .destroy(posts::destroy)
+                                .where_number(),
+                        )
                 },
             )
             .group(
@@ -34,6 +60,14 @@ impl App for Blog {
 
     fn providers() -> Vec<Box<dyn ServiceProvider>> {
         vec![Box::new(BlogProvider)]
+    }
+
+    fn migrations() -> Vec<Arc<dyn Migration>> {
+        migrations::all()
+    }
+
+    fn seeders() -> Vec<Box<dyn Seeder>> {
+        vec![Box::new(seed::DatabaseSeeder)]
     }
 
     fn root() -> Option<PathBuf> {
@@ -59,9 +93,36 @@ impl ServiceProvider for BlogProvider {
             ctx.on_shutdown("blog", || async {
                 tracing::info!("blog shutdown hook ran");
             });
+            // A fresh checkout should show something: migrate and seed the demo data on the
+            // first run. Production runs `migrate` as a deployment step instead.
+            if ctx.config().environment() == foundry::Environment::Local {
+                let db = ctx.make::<Db>()?;
+                prepare_demo_database(&db).await?;
+            }
             Ok(())
         })
     }
+}
+
+/// Run pending migrations, then seed when there are no users yet.
+pub async fn prepare_demo_database(db: &Db) -> Result<()> {
+    Migrator::new(db.clone(), migrations::all())
+        .migrate(MigrateOptions::default())
+        .await?;
+    if models::User::query(db).count().await? == 0 {
+        seed::DatabaseSeeder.run(db).await?;
+        tracing::info!("seeded the demo data");
+    }
+    Ok(())
+}
+
+/// The blog's page layout.
+pub fn layout(title: &str, content: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
+         <body><main>\n{content}\n</main></body></html>\n",
+        foundry::http::render::escape(title)
+    )
 }
 
 async fn welcome(
@@ -73,7 +134,8 @@ async fn welcome(
     Html(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{name}</title></head>\
          <body><main><h1>{name}</h1><p>{tagline}</p>\
-         <p><a href=\"/api/status\">API status</a></p></main></body></html>\n"
+         <p><a href=\"/posts\">Posts</a> · <a href=\"/api/posts\">API</a> · \
+         <a href=\"/api/status\">API status</a></p></main></body></html>\n"
     ))
 }
 

@@ -11,7 +11,10 @@ async fn kernel(env: &str) -> Kernel {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let config = ConfigLoader::new(root)
         .dotenv(false)
-        .vars([("FOUNDRY_ENV", env)])
+        .vars([
+            ("FOUNDRY_ENV", env),
+            ("FOUNDRY_DATABASE__URL", "sqlite::memory:"),
+        ])
         .load()
         .unwrap();
     Kernel::boot::<blog::Blog>(config).await.unwrap()
@@ -77,7 +80,7 @@ async fn api_errors_are_json_and_web_errors_are_html() {
         content_type, "text/html; charset=utf-8",
         "unmatched paths have no group: {body}"
     );
-    let (status, content_type, body) = get(&kernel, "/posts/1", "application/json").await;
+    let (status, content_type, body) = get(&kernel, "/missing/1", "application/json").await;
     assert_eq!(
         (status, content_type.as_str()),
         (StatusCode::NOT_FOUND, "application/json")

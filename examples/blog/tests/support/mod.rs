@@ -18,6 +18,8 @@ pub(crate) fn blog() -> Command {
         }
     }
     command.env("NO_COLOR", "1");
+    // Each run gets its own database, never the checkout's storage/database.sqlite.
+    command.env("FOUNDRY_DATABASE__URL", "sqlite::memory:");
     command
 }
 
