@@ -234,7 +234,19 @@ impl Db {
             }),
             tx: None,
         };
-        match tokio::time::timeout(connect_timeout, db.ping_inner()).await {
+        // A SQLite file another process is creating or migrating answers BUSY while it switches
+        // the journal mode, before the busy timeout applies: retry until the connect timeout.
+        let first_ping = async {
+            loop {
+                match db.ping_inner().await {
+                    Err(err) if backend == "SQLite" && err.is_retryable() => {
+                        tokio::time::sleep(Duration::from_millis(25)).await;
+                    }
+                    other => return other,
+                }
+            }
+        };
+        match tokio::time::timeout(connect_timeout, first_ping).await {
             Ok(Ok(())) => Ok(db),
             Ok(Err(e)) => Err(DbError::Connect {
                 backend,

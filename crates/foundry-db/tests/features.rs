@@ -191,7 +191,7 @@ async fn cursor_pagination(db: Db) {
         .unwrap();
     assert_eq!(second.data.iter().map(|a| a.id).collect::<Vec<_>>(), [3, 4]);
     let json = serde_json::to_value(&second).unwrap();
-    // serde_json maps sort keys; the serializer itself writes Laravel's order.
+    // The workspace builds serde_json with `preserve_order`: keys come in Laravel's order.
     let keys: Vec<&str> = json
         .as_object()
         .unwrap()
@@ -202,10 +202,10 @@ async fn cursor_pagination(db: Db) {
         keys,
         [
             "data",
-            "next_cursor",
-            "next_page_url",
             "path",
             "per_page",
+            "next_cursor",
+            "next_page_url",
             "prev_cursor",
             "prev_page_url"
         ]
