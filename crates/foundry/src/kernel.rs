@@ -194,7 +194,13 @@ impl Kernel {
             Some(settings) => {
                 use tower::Layer as _;
                 let add = move |mut request: axum::extract::Request| {
-                    request.extensions_mut().insert(settings.clone());
+                    // `unique`/`exists` only ever see submitted input: a GET without a query
+                    // string has none, so it skips the per-request insert.
+                    let has_input = request.uri().query().is_some()
+                        || !matches!(*request.method(), http::Method::GET | http::Method::HEAD);
+                    if has_input {
+                        request.extensions_mut().insert(settings.clone());
+                    }
                     request
                 };
                 stack.wrap(tower::util::MapRequestLayer::new(add).layer(router))

@@ -146,6 +146,12 @@ async fn creating_validates_then_answers_201_with_location() {
             .ends_with("(and 2 more errors)"),
         "{body}"
     );
+    let fields: Vec<&String> = body["errors"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        fields,
+        ["user_id", "title", "body"],
+        "errors come in rule order, as in Laravel"
+    );
 
     let (status, _, body) = json(
         &kernel,
