@@ -37,9 +37,26 @@ use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
-use serde_json::{Map, Value};
 
 use crate::config::ConfigError;
+
+/// Validation errors: each field with its messages, in the order the rules ran (Laravel's
+/// order, kept in the JSON body).
+pub type FieldErrors = Vec<(String, Vec<String>)>;
+
+/// Serializes [`FieldErrors`] as a JSON object in their order.
+struct OrderedFields<'a>(&'a [(String, Vec<String>)]);
+
+impl serde::Serialize for OrderedFields<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (field, messages) in self.0 {
+            map.serialize_entry(field, messages)?;
+        }
+        map.end()
+    }
+}
 
 /// A `Result` whose error defaults to [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -148,7 +165,7 @@ struct Inner {
     kind: ErrorKind,
     message: Option<Cow<'static, str>>,
     source: Option<BoxError>,
-    errors: Option<Map<String, Value>>,
+    errors: Option<FieldErrors>,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -211,8 +228,9 @@ impl Error {
             .with_header(RETRY_AFTER, retry_after_secs.into())
     }
 
-    /// 422 with Laravel's shape: a summary message and `errors` (field → list of messages).
-    pub fn validation(message: impl Into<Cow<'static, str>>, errors: Map<String, Value>) -> Self {
+    /// 422 with Laravel's shape: a summary message and `errors` (field → list of messages, in
+    /// the order given).
+    pub fn validation(message: impl Into<Cow<'static, str>>, errors: FieldErrors) -> Self {
         let mut err = Self::new(ErrorKind::Validation, message);
         err.inner.errors = Some(errors);
         err
@@ -250,8 +268,8 @@ impl Error {
     }
 
     /// Field errors of a validation error.
-    pub fn field_errors(&self) -> Option<&Map<String, Value>> {
-        self.inner.errors.as_ref()
+    pub fn field_errors(&self) -> Option<&[(String, Vec<String>)]> {
+        self.inner.errors.as_deref()
     }
 
     /// The messages of this error and every cause, outermost first (for logs and debug mode).
@@ -312,7 +330,7 @@ pub struct ErrorReport(Arc<ReportInner>);
 struct ReportInner {
     kind: ErrorKind,
     message: String,
-    errors: Option<Map<String, Value>>,
+    errors: Option<FieldErrors>,
     chain: Vec<String>,
 }
 
@@ -337,9 +355,9 @@ impl ErrorReport {
         &self.0.message
     }
 
-    /// Validation field errors, if any.
-    pub fn errors(&self) -> Option<&Map<String, Value>> {
-        self.0.errors.as_ref()
+    /// Validation field errors, if any, in order.
+    pub fn errors(&self) -> Option<&[(String, Vec<String>)]> {
+        self.0.errors.as_deref()
     }
 
     /// The private chain (outermost first); show only in debug mode.
@@ -361,7 +379,7 @@ impl ErrorReport {
         struct Body<'a> {
             message: &'a str,
             #[serde(skip_serializing_if = "Option::is_none")]
-            errors: Option<&'a Map<String, Value>>,
+            errors: Option<OrderedFields<'a>>,
             #[serde(skip_serializing_if = "Option::is_none")]
             request_id: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -369,7 +387,7 @@ impl ErrorReport {
         }
         let body = Body {
             message: &self.0.message,
-            errors: self.0.errors.as_ref(),
+            errors: self.0.errors.as_deref().map(OrderedFields),
             request_id,
             // The chain is worth showing when there is more to it than the message.
             error_chain: (debug && self.0.chain.len() > 1).then_some(self.0.chain.as_slice()),
@@ -470,7 +488,7 @@ mod tests {
     use super::*;
     use http_body_util::BodyExt;
 
-    async fn body_json(response: Response) -> Value {
+    async fn body_json(response: Response) -> serde_json::Value {
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         serde_json::from_slice(&bytes).unwrap()
     }
@@ -522,19 +540,23 @@ mod tests {
 
     #[tokio::test]
     async fn validation_errors_carry_fields_and_headers_pass_through() {
-        let mut fields = Map::new();
-        fields.insert(
-            "email".into(),
-            serde_json::json!(["The email field is required."]),
-        );
+        let fields = vec![
+            (
+                "email".to_owned(),
+                vec!["The email field is required.".to_owned()],
+            ),
+            (
+                "age".to_owned(),
+                vec!["The age field must be a number.".to_owned()],
+            ),
+        ];
         let response = Error::validation("The email field is required.", fields).into_response();
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(
-            body_json(response).await,
-            serde_json::json!({
-                "message": "The email field is required.",
-                "errors": { "email": ["The email field is required."] }
-            })
+            std::str::from_utf8(&bytes).unwrap(),
+            r#"{"message":"The email field is required.","errors":{"email":["The email field is required."],"age":["The age field must be a number."]}}"#,
+            "fields keep their order"
         );
 
         let response = Error::too_many_requests(30).into_response();

@@ -135,12 +135,9 @@ impl ErrorRenderer {
         let mut details = String::new();
         if let Some(errors) = report.errors() {
             details.push_str("<ul class=\"errors\">");
-            for messages in errors.values() {
-                for message in messages.as_array().into_iter().flatten() {
-                    let text = message
-                        .as_str()
-                        .map_or_else(|| message.to_string(), str::to_owned);
-                    details.push_str(&format!("<li>{}</li>", escape(&text)));
+            for (_, messages) in errors {
+                for message in messages {
+                    details.push_str(&format!("<li>{}</li>", escape(message)));
                 }
             }
             details.push_str("</ul>");

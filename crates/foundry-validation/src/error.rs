@@ -194,7 +194,11 @@ impl std::error::Error for ValidationErrors {}
 impl From<ValidationErrors> for foundry_core::Error {
     /// 422 with Laravel's `{"message", "errors"}` body.
     fn from(errors: ValidationErrors) -> Self {
-        foundry_core::Error::validation(errors.summary(), errors.to_map())
+        let fields = errors
+            .iter()
+            .map(|(field, messages)| (field.to_owned(), messages.to_vec()))
+            .collect();
+        foundry_core::Error::validation(errors.summary(), fields)
     }
 }
 

@@ -15,7 +15,10 @@ use crate::models::{Comment, Post, User};
 pub const PER_PAGE: u64 = 10;
 
 /// `GET /api/posts`: a page of posts with their authors and comment counts.
-pub async fn index(Service(db): Service<Db>, uri: Uri) -> Result<Json<serde_json::Value>> {
+pub async fn index(
+    Service(db): Service<Db>,
+    uri: Uri,
+) -> Result<Json<foundry::db::pagination::Paginator<Post>>> {
     let page = PageRequest::from_uri(&uri.to_string());
     let posts = Post::query(&db)
         .with(["author"])
@@ -23,7 +26,8 @@ pub async fn index(Service(db): Service<Db>, uri: Uri) -> Result<Json<serde_json
         .latest(Post::COL_ID)
         .paginate(PER_PAGE, &page)
         .await?;
-    Ok(Json(serde_json::to_value(posts)?))
+    // Serialized straight from the paginator: Laravel's key order.
+    Ok(Json(posts))
 }
 
 /// `GET /api/posts/{post}`: one post with its author, tags, and comments with their authors.
