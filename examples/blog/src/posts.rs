@@ -1,7 +1,7 @@
 //! Posts: the JSON API (`/api/posts`) and the HTML pages (`/posts`).
 
 use axum::http::{StatusCode, Uri, header};
-use foundry::db::pagination::PageRequest;
+use foundry::db::pagination::{PageRequest, Paginator};
 use foundry::db::{Db, ModelExt, RelationExt};
 use foundry::http::render::escape;
 use foundry::prelude::*;
@@ -14,18 +14,20 @@ use crate::models::{Comment, Post, User};
 /// Posts per page, in the API and on the HTML list.
 pub const PER_PAGE: u64 = 10;
 
-/// `GET /api/posts`: a page of posts with their authors and comment counts.
-pub async fn index(
-    Service(db): Service<Db>,
-    uri: Uri,
-) -> Result<Json<foundry::db::pagination::Paginator<Post>>> {
+/// The page of posts `uri` asks for (`?page=`), newest first, with authors and comment counts.
+async fn latest_posts(db: &Db, uri: &Uri) -> Result<Paginator<Post>> {
     let page = PageRequest::from_uri(&uri.to_string());
-    let posts = Post::query(&db)
+    Ok(Post::query(db)
         .with(["author"])
         .with_count("comments")
         .latest(Post::COL_ID)
         .paginate(PER_PAGE, &page)
-        .await?;
+        .await?)
+}
+
+/// `GET /api/posts`: a page of posts with their authors and comment counts.
+pub async fn index(Service(db): Service<Db>, uri: Uri) -> Result<Json<Paginator<Post>>> {
+    let posts = latest_posts(&db, &uri).await?;
     // Serialized straight from the paginator: Laravel's key order.
     Ok(Json(posts))
 }
@@ -101,13 +103,7 @@ pub async fn list_page(
     Service(db): Service<Db>,
     uri: Uri,
 ) -> Result<Html<String>> {
-    let page = PageRequest::from_uri(&uri.to_string());
-    let posts = Post::query(&db)
-        .with(["author"])
-        .with_count("comments")
-        .latest(Post::COL_ID)
-        .paginate(PER_PAGE, &page)
-        .await?;
+    let posts = latest_posts(&db, &uri).await?;
     let mut items = String::new();
     for post in &posts.data {
         let author = post
