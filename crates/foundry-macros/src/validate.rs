@@ -23,19 +23,23 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
 
     let mut entries = Vec::new();
     let mut manual = false;
+    // `crate = "foundry::validation"` when the app reaches the crate through `foundry`.
+    let mut krate: syn::Path = syn::parse_quote!(::foundry_validation);
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("validate")) {
         let mut field: Option<LitStr> = None;
         let mut rules: Option<LitStr> = None;
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("manual") {
                 manual = true;
+            } else if meta.path.is_ident("crate") {
+                krate = meta.value()?.parse::<LitStr>()?.parse()?;
             } else if meta.path.is_ident("field") {
                 field = Some(meta.value()?.parse()?);
             } else if meta.path.is_ident("rules") {
                 rules = Some(meta.value()?.parse()?);
             } else {
                 return Err(
-                    meta.error("expected `manual`, or `field = \"pattern\", rules = \"…\"`")
+                    meta.error("expected `manual`, `crate = \"path\"`, or `field = \"pattern\", rules = \"…\"`")
                 );
             }
             Ok(())
@@ -94,13 +98,13 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
 
     let pushes = field_entries.iter().map(|(key, rules)| {
         quote! {
-            (::std::string::String::from(#key), ::foundry_validation::RuleSpec::from(#rules))
+            (::std::string::String::from(#key), #krate::RuleSpec::from(#rules))
         }
     });
     let form_request = (!manual).then(|| {
         quote! {
-            impl #impl_generics ::foundry_validation::FormRequest for #name #ty_generics #where_clause {
-                fn rules() -> ::std::vec::Vec<(::std::string::String, ::foundry_validation::RuleSpec)> {
+            impl #impl_generics #krate::FormRequest for #name #ty_generics #where_clause {
+                fn rules() -> ::std::vec::Vec<(::std::string::String, #krate::RuleSpec)> {
                     Self::validation_rules()
                 }
             }
@@ -110,7 +114,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         impl #impl_generics #name #ty_generics #where_clause {
             /// The rules from the `#[validate]` attributes, one entry per field (fields
             /// without rules are listed with none so they stay in the validated data).
-            pub fn validation_rules() -> ::std::vec::Vec<(::std::string::String, ::foundry_validation::RuleSpec)> {
+            pub fn validation_rules() -> ::std::vec::Vec<(::std::string::String, #krate::RuleSpec)> {
                 ::std::vec![#(#pushes),*]
             }
         }

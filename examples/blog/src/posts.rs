@@ -52,6 +52,7 @@ async fn find_with_comments(db: &Db, id: i64) -> Result<Post> {
 
 /// What `POST /api/posts` and `PUT /api/posts/{post}` accept.
 #[derive(Debug, Deserialize, Serialize, Validate)]
+#[validate(crate = "foundry::validation")]
 pub struct PostInput {
     /// The author's id.
     #[validate("required|integer|exists:users,id")]
