@@ -505,8 +505,9 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             .iter()
             .rev()
             .fold(child.router, |router, r| r.apply_to_router(router));
-        self.router = std::mem::take(&mut self.router).merge(router);
-        self.routes.extend(child.routes);
+        if self.add_to_router(&target, |parent| parent.merge(router)) {
+            self.routes.extend(child.routes);
+        }
         self.errors.extend(child.errors);
         if child.fallback.is_some() {
             self.fallback = child.fallback;
@@ -544,8 +545,37 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             });
             return;
         }
-        self.router = std::mem::take(&mut self.router).route(&pending.path, method_router);
-        self.routes.push(pending.info);
+        let path = pending.path.clone();
+        if self.add_to_router(&path, |router| router.route(&path, method_router)) {
+            self.routes.push(pending.info);
+        }
+    }
+
+    /// Apply `change` to the router. axum panics on a route it cannot take (the same method
+    /// and path twice, a conflicting path); that becomes a reported mistake instead, naming
+    /// `target`, and the router stays as it was. Returns whether the change was made.
+    fn add_to_router(&mut self, target: &str, change: impl FnOnce(Router<S>) -> Router<S>) -> bool {
+        let before = self.router.clone();
+        let router = std::mem::take(&mut self.router);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change(router))) {
+            Ok(router) => {
+                self.router = router;
+                true
+            }
+            Err(payload) => {
+                let reason = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "axum refused the route".to_owned());
+                self.errors.push(RouteError::InvalidPath {
+                    path: target.to_owned(),
+                    reason,
+                });
+                self.router = before;
+                false
+            }
+        }
     }
 
     /// Every route added so far, in order.
@@ -799,6 +829,29 @@ mod tests {
         assert_eq!(
             text[1],
             "invalid constraint on `user` of route /users/{id}: the path has no such parameter"
+        );
+    }
+
+    #[test]
+    fn routes_axum_refuses_are_reported_not_panics() {
+        let errors = routes()
+            .get("/twice", ok)
+            .get("/twice", ok)
+            .group(|g| g.prefix("/g"), |r| r.get("/x", ok))
+            .group(|g| g.prefix("/g"), |r| r.get("/x", ok))
+            .build()
+            .unwrap_err();
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 2, "{text:#?}");
+        assert!(
+            text[0].starts_with("invalid route path `/twice`: Overlapping method route"),
+            "{}",
+            text[0]
+        );
+        assert!(
+            text[1].starts_with("invalid route path `group `/g``"),
+            "{}",
+            text[1]
         );
     }
 

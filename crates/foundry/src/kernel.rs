@@ -121,8 +121,8 @@ impl fmt::Debug for Kernel {
 }
 
 impl Kernel {
-    /// Register the providers, build the routes, boot the providers, and wrap the router in
-    /// method spoofing and the error renderer.
+    /// Register the providers, connect the database, build the routes, boot the providers,
+    /// and wrap the router in the global HTTP stack (`[http]`).
     pub async fn boot<A: App>(config: Config) -> Result<Self, BootError> {
         let providers = A::providers();
         let mut services = ServicesBuilder::new();
@@ -146,10 +146,12 @@ impl Kernel {
         );
         let http: HttpConfig = config.section("http")?;
         let mut routes = A::routes(Routes::new(A::middleware(registry)));
-        if !http.health_path.is_empty() {
+        // An app's own route at the same path wins over the built-in endpoint.
+        let taken = |routes: &Routes, path: &str| routes.list().iter().any(|r| r.path == path);
+        if !http.health_path.is_empty() && !taken(&routes, &http.health_path) {
             routes = routes.get(&http.health_path, foundry_http::health::health);
         }
-        if !http.ready_path.is_empty() {
+        if !http.ready_path.is_empty() && !taken(&routes, &http.ready_path) {
             routes = routes.get(&http.ready_path, foundry_http::health::ready);
         }
         let (router, routes) = routes.build().map_err(BootError::Routes)?;

@@ -16,6 +16,25 @@ impl App for Healthy {
     }
 }
 
+struct OwnHealth;
+
+impl App for OwnHealth {
+    fn routes(routes: Routes) -> Routes {
+        routes.get("/health", || async {
+            Json(serde_json::json!({"mine": true}))
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_apps_own_health_route_wins() {
+    assert_eq!(
+        get::<OwnHealth>(&[], "/health").await,
+        (StatusCode::OK, serde_json::json!({"mine": true}))
+    );
+    assert_eq!(get::<OwnHealth>(&[], "/ready").await.0, StatusCode::OK);
+}
+
 struct Checks;
 
 impl ServiceProvider for Checks {
