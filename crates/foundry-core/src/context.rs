@@ -4,6 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::Result;
 use crate::services::Services;
@@ -40,6 +41,7 @@ struct Inner {
     config: Arc<Config>,
     services: Services,
     urls: UrlGenerator,
+    clock: Clock,
     shutdown_hooks: Mutex<Vec<(String, ShutdownHook)>>,
     readiness_checks: Mutex<Vec<(String, ReadinessCheck)>>,
 }
@@ -61,12 +63,20 @@ impl AppContext {
     }
 
     /// A context whose URL generator knows the app's named routes.
+    ///
+    /// The context's [`Clock`] is the one bound in `services` (the kernel binds one before
+    /// anything else so every component shares it), else a fresh system clock.
     pub fn with_urls(config: Config, services: Services, urls: UrlGenerator) -> Self {
+        let clock = services
+            .get::<Clock>()
+            .map(|clock| Clock::clone(&clock))
+            .unwrap_or_default();
         Self {
             inner: Arc::new(Inner {
                 config: Arc::new(config),
                 services,
                 urls,
+                clock,
                 shutdown_hooks: Mutex::new(Vec::new()),
                 readiness_checks: Mutex::new(Vec::new()),
             }),
@@ -81,6 +91,11 @@ impl AppContext {
     /// URLs of named routes, absolute URLs and signed URLs.
     pub fn urls(&self) -> &UrlGenerator {
         &self.inner.urls
+    }
+
+    /// The app's clock: every component's "now", frozen or moved by tests.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// The service registry.

@@ -3,6 +3,7 @@
 //! Every other `foundry-*` crate builds on these. Apps normally use them through the
 //! `foundry` crate's re-exports.
 
+pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod provider;
 pub mod services;
 pub mod url;
 
+pub use clock::Clock;
 pub use config::{Config, ConfigError, Environment};
 pub use context::{AppContext, BoxFuture};
 pub use error::{Error, ErrorKind, ErrorReport, OptionExt, Result, ResultExt};

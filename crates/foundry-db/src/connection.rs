@@ -53,6 +53,8 @@ pub(crate) struct Shared {
     pub(crate) prevent_lazy_loading: AtomicBool,
     pub(crate) observers: crate::model::ObserverRegistry,
     pub(crate) statements: std::sync::atomic::AtomicU64,
+    /// Where `created_at`/`updated_at`/`deleted_at` come from; the kernel shares the app's.
+    clock: std::sync::RwLock<foundry_core::Clock>,
 }
 
 /// A database connection pool: cheap to clone, shared by the whole app.
@@ -231,6 +233,7 @@ impl Db {
                 prevent_lazy_loading: AtomicBool::new(config.prevent_lazy_loading.unwrap_or(true)),
                 observers: Default::default(),
                 statements: std::sync::atomic::AtomicU64::new(0),
+                clock: Default::default(),
             }),
             tx: None,
         };
@@ -311,6 +314,30 @@ impl Db {
         self.shared.statements.load(Ordering::Relaxed)
     }
 
+    /// The clock that stamps model timestamps on this connection.
+    pub fn clock(&self) -> foundry_core::Clock {
+        match self.shared.clock.read() {
+            Ok(clock) => clock.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Stamp model timestamps with `clock` from now on (all clones of this pool).
+    pub fn use_clock(&self, clock: &foundry_core::Clock) {
+        match self.shared.clock.write() {
+            Ok(mut current) => *current = clock.clone(),
+            Err(poisoned) => *poisoned.into_inner() = clock.clone(),
+        }
+    }
+
+    /// The time written to `created_at`/`updated_at`/`deleted_at`: the clock's now, in whole
+    /// seconds (the columns are `TIMESTAMP(0)`, as in Laravel, so the model matches what is
+    /// stored).
+    pub fn fresh_timestamp(&self) -> chrono::DateTime<chrono::Utc> {
+        use chrono::SubsecRound;
+        self.clock().now().trunc_subsecs(0)
+    }
+
     /// Check that the database answers (`SELECT 1`).
     pub async fn ping(&self) -> DbResult<()> {
         self.ping_inner().await
@@ -379,6 +406,13 @@ impl DbManager {
                     .join(", ")
             ))
         })
+    }
+
+    /// Stamp models on every connection with `clock` (the app's, so tests can freeze time).
+    pub fn use_clock(&self, clock: &foundry_core::Clock) {
+        for db in self.connections.values() {
+            db.use_clock(clock);
+        }
     }
 
     /// Ping every connection; the first failure wins.

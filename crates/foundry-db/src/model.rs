@@ -6,7 +6,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use foundry_core::BoxFuture;
 use sea_query::{Expr, ExprTrait, InsertStatement, UpdateStatement};
 use serde_json::{Map, Value as Json};
@@ -313,13 +313,6 @@ fn attributes(attrs: Json, model: &'static str) -> DbResult<Map<String, Json>> {
     }
 }
 
-/// The time written to `created_at`/`updated_at`/`deleted_at`: now, in whole seconds (the
-/// columns are `TIMESTAMP(0)`, as in Laravel, so the model matches what is stored).
-pub fn fresh_timestamp() -> DateTime<Utc> {
-    use chrono::SubsecRound;
-    Utc::now().trunc_subsecs(0)
-}
-
 /// A ULID: 48-bit millisecond timestamp + 80 random bits, Crockford base32 (26 chars).
 pub fn new_ulid() -> String {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -615,7 +608,7 @@ pub trait ModelExt: Model {
     /// maintaining timestamps.
     fn save(&mut self, db: &Db) -> impl Future<Output = DbResult<()>> + Send {
         async move {
-            let now = fresh_timestamp();
+            let now = db.fresh_timestamp();
             fire(self, ModelEvent::Saving, db).await?;
             let exists = self.key_is_set();
             if exists {
@@ -669,7 +662,7 @@ pub trait ModelExt: Model {
         async move {
             fire(self, ModelEvent::Deleting, db).await?;
             if Self::SOFT_DELETES {
-                let now = fresh_timestamp();
+                let now = db.fresh_timestamp();
                 self.set_timestamp("deleted_at", Some(now));
                 db.table(Self::TABLE)
                     .where_eq(Self::PRIMARY_KEY, self.key())
@@ -808,7 +801,7 @@ async fn insert_values<M: Model>(
     now: Option<DateTime<Utc>>,
 ) -> DbResult<M> {
     if M::TIMESTAMPS {
-        let now = now.unwrap_or_else(fresh_timestamp);
+        let now = now.unwrap_or_else(|| db.fresh_timestamp());
         for column in ["created_at", "updated_at"] {
             if !values.iter().any(|(c, _)| c == column) {
                 values.push((column.to_owned(), Value::from(now)));
@@ -1158,6 +1151,14 @@ impl<M: Model> ModelQuery<M> {
     }
 
     /// The query with scopes and the soft-delete filter applied.
+    /// Now, by the clock of the connection this query runs on.
+    fn fresh_timestamp(&self) -> DateTime<Utc> {
+        match self.query.db() {
+            Some(db) => db.fresh_timestamp(),
+            None => foundry_core::Clock::system().now().trunc_subsecs(0),
+        }
+    }
+
     pub(crate) fn scoped(&self) -> DbResult<Query> {
         if let Some(e) = &self.error {
             return Err(DbError::InvalidQuery(e.to_string()));
@@ -1368,7 +1369,7 @@ impl<M: Model> ModelQuery<M> {
         if M::TIMESTAMPS && !values.iter().any(|(c, _)| c == "updated_at") {
             values.push((
                 "updated_at".into(),
-                Expr::val(Value::from(fresh_timestamp())),
+                Expr::val(Value::from(self.fresh_timestamp())),
             ));
         }
         self.scoped()?.update_exprs(values).await
@@ -1378,7 +1379,7 @@ impl<M: Model> ModelQuery<M> {
     pub async fn delete(&self) -> DbResult<u64> {
         let q = self.scoped()?;
         if M::SOFT_DELETES {
-            q.update(vec![("deleted_at", Value::from(fresh_timestamp()))])
+            q.update(vec![("deleted_at", Value::from(self.fresh_timestamp()))])
                 .await
         } else {
             q.delete().await

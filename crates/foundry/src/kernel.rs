@@ -126,6 +126,9 @@ impl Kernel {
     pub async fn boot<A: App>(config: Config) -> Result<Self, BootError> {
         let providers = A::providers();
         let mut services = ServicesBuilder::new();
+        // One clock for every component, bound first so providers and drivers can take it.
+        let clock = foundry_core::Clock::system();
+        services.singleton(clock.clone());
         for provider in &providers {
             provider
                 .register(&mut services, &config)
@@ -136,7 +139,7 @@ impl Kernel {
                 })?;
         }
         #[cfg(feature = "db")]
-        let database = connect_database::<A>(&config, &mut services).await?;
+        let database = connect_database::<A>(&config, &mut services, &clock).await?;
         // Routes are built before providers boot so `ctx.urls()` knows every named route
         // from the first `boot` on; building them needs nothing a provider makes.
         let key = config.app().key.clone();
@@ -241,6 +244,7 @@ impl Kernel {
 async fn connect_database<A: App>(
     config: &Config,
     services: &mut ServicesBuilder,
+    clock: &foundry_core::Clock,
 ) -> Result<Option<crate::db::Db>, BootError> {
     if !config.has_section("database") && A::migrations().is_empty() {
         return Ok(None);
@@ -252,6 +256,7 @@ async fn connect_database<A: App>(
             component: "database",
             message: err.to_string(),
         })?;
+    manager.use_clock(clock);
     let db = manager.default_db().clone();
     services.singleton(manager);
     services.singleton(db.clone());

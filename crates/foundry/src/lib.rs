@@ -38,9 +38,9 @@ pub mod kernel;
 pub mod logging;
 
 pub use foundry_core::{
-    AppContext, AppKey, BoxFuture, Config, ConfigError, Environment, Error, ErrorKind, OptionExt,
-    Result, ResultExt, Service, ServiceProvider, Services, ServicesBuilder, config, error,
-    provider, services,
+    AppContext, AppKey, BoxFuture, Clock, Config, ConfigError, Environment, Error, ErrorKind,
+    OptionExt, Result, ResultExt, Service, ServiceProvider, Services, ServicesBuilder, config,
+    error, provider, services,
 };
 pub use foundry_http as http;
 pub use foundry_http::{MiddlewareRegistry, RouteInfo, Routes};
