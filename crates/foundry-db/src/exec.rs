@@ -66,18 +66,17 @@ macro_rules! run {
             Some(tx) => {
                 let mut guard = tx.conn.lock().await;
                 match &mut *guard {
-                    TxConn::Sqlite(t) => {
-                        let $q = sqlx::query_with::<sqlx::Sqlite, _>(audited(sql), SqlxValues(normalize($values)));
-                        let $e = &mut **t;
-                        $body.map($wrap_sqlite)
-                    }
                     #[cfg(feature = "postgres")]
                     TxConn::Postgres(t) => {
                         let $q = sqlx::query_with::<sqlx::Postgres, _>(audited(sql), SqlxValues(normalize($values)));
                         let $e = &mut **t;
                         $body.map($wrap_pg)
                     }
-                    TxConn::Finished => return Err(DbError::TransactionFinished),
+                    conn => {
+                        let $e = conn.sqlite().ok_or(DbError::TransactionFinished)?;
+                        let $q = sqlx::query_with::<sqlx::Sqlite, _>(audited(sql), SqlxValues(normalize($values)));
+                        $body.map($wrap_sqlite)
+                    }
                 }
             }
             None => match &$db.shared.pool {
@@ -171,14 +170,6 @@ pub(crate) fn fetch_stream(
             Some(tx) => {
                 let mut guard = tx.conn.lock().await;
                 match &mut *guard {
-                    TxConn::Sqlite(t) => pump!(
-                        sqlx::query_with::<sqlx::Sqlite, _>(
-                            audited(sql),
-                            SqlxValues(normalize(values))
-                        )
-                        .fetch(&mut **t),
-                        |r| Row(RowInner::Sqlite(r))
-                    ),
                     #[cfg(feature = "postgres")]
                     TxConn::Postgres(t) => pump!(
                         sqlx::query_with::<sqlx::Postgres, _>(
@@ -188,9 +179,19 @@ pub(crate) fn fetch_stream(
                         .fetch(&mut **t),
                         |r| Row(RowInner::Postgres(r))
                     ),
-                    TxConn::Finished => {
-                        let _ = sender.send(Err(DbError::TransactionFinished)).await;
-                    }
+                    conn => match conn.sqlite() {
+                        Some(conn) => pump!(
+                            sqlx::query_with::<sqlx::Sqlite, _>(
+                                audited(sql),
+                                SqlxValues(normalize(values))
+                            )
+                            .fetch(conn),
+                            |r| Row(RowInner::Sqlite(r))
+                        ),
+                        None => {
+                            let _ = sender.send(Err(DbError::TransactionFinished)).await;
+                        }
+                    },
                 }
             }
             None => match &db.shared.pool {
@@ -242,11 +243,20 @@ pub(crate) async fn execute_on_pg_conn(
     conn.execute(audited(sql)).await.map(|_| ())
 }
 
-/// Begin a transaction on the pool: `BEGIN` (or `BEGIN IMMEDIATE` for SQLite when `immediate`).
-pub(crate) async fn begin(db: &Db, immediate: bool) -> DbResult<TxConn> {
+/// Begin a transaction on the pool: `BEGIN` (or `BEGIN IMMEDIATE` for SQLite when
+/// `immediate`; with foreign keys off when asked).
+pub(crate) async fn begin(
+    db: &Db,
+    options: crate::transaction::TransactionOptions,
+) -> DbResult<TxConn> {
     match &db.shared.pool {
+        Pool::Sqlite(p) if options.sqlite_foreign_keys_off => {
+            crate::transaction::ForeignKeysOff::begin(p)
+                .await
+                .map(TxConn::SqliteForeignKeysOff)
+        }
         Pool::Sqlite(p) => {
-            let tx = if immediate {
+            let tx = if options.immediate {
                 p.begin_with("BEGIN IMMEDIATE").await
             } else {
                 p.begin().await

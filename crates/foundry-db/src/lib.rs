@@ -14,6 +14,7 @@ pub mod factory;
 mod naming;
 mod raw;
 mod row;
+mod sqlite_alter;
 pub mod transaction;
 
 pub mod migrate;

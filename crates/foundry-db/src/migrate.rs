@@ -17,7 +17,8 @@ use serde::Serialize;
 
 use crate::connection::{Backend, Db};
 use crate::error::{DbError, DbResult};
-use crate::schema::{Schema, SchemaOp, op_sql, quote, tables_dropping_columns};
+use crate::schema::{Schema, SchemaOp, op_sql, quote, sqlite_rebuild};
+use crate::sqlite_alter::{SqliteTable, rebuild};
 use crate::transaction::TransactionOptions;
 
 /// One migration. Name it like Laravel (`2024_01_01_000000_create_posts_table`): migrations
@@ -237,6 +238,7 @@ impl Migrator {
             let options = TransactionOptions {
                 attempts: 1,
                 immediate: true,
+                sqlite_foreign_keys_off: self.needs_sqlite_rebuild(&plan),
                 ..TransactionOptions::default()
             };
             let this = self.clone();
@@ -270,6 +272,24 @@ impl Migrator {
                 other => return other,
             }
         }
+    }
+
+    /// Whether a SQLite run may rebuild a table: then it runs with foreign keys off (checked
+    /// before commit), so replacing a table does not cascade into the rows pointing at it.
+    fn needs_sqlite_rebuild(&self, plan: &Plan) -> bool {
+        if self.db.backend() != Backend::Sqlite {
+            return false;
+        }
+        let up = matches!(plan, Plan::Migrate(_));
+        self.migrations.iter().any(|m| {
+            let mut schema = Schema::new(Backend::Sqlite);
+            if up {
+                m.up(&mut schema);
+            } else {
+                m.down(&mut schema);
+            }
+            schema.ops.iter().any(|op| sqlite_rebuild(op).is_some())
+        })
     }
 
     async fn execute(&self, tx: &Db, plan: &Plan) -> DbResult<MigrationReport> {
@@ -369,29 +389,44 @@ impl Migrator {
     }
 }
 
-/// Turn a schema's ops into SQL (looking at SQLite indexes where a column drop needs them) and
-/// run it unless `pretend`.
+/// Turn a schema's ops into SQL and run it unless `pretend`. On SQLite, an alteration that
+/// drops columns or foreign keys rebuilds the table from its current definition.
 async fn apply(tx: &Db, schema: &Schema, pretend: bool, name: &str) -> DbResult<Vec<String>> {
+    let in_migration = |e: DbError| DbError::Migration {
+        name: name.to_owned(),
+        message: e.to_string(),
+    };
     let mut all = Vec::new();
     for op in &schema.ops {
-        let indexes = match (tx.backend(), tables_dropping_columns(op)) {
-            (Backend::Sqlite, Some(table)) => sqlite_indexes(tx, table).await?,
-            _ => Vec::new(),
-        };
-        let statements = op_sql(tx.backend(), op, &indexes).map_err(|e| DbError::Migration {
-            name: name.to_owned(),
-            message: e.to_string(),
-        })?;
-        for sql in &statements {
-            if !pretend {
-                tx.statement(sql, vec![])
+        let mut steps = Vec::new();
+        match sqlite_rebuild(op).filter(|_| tx.backend() == Backend::Sqlite) {
+            Some(plan) => {
+                steps.push(op_sql(tx.backend(), &plan.rest).map_err(in_migration)?);
+                run_all(tx, &steps[0], pretend)
                     .await
-                    .map_err(|e| DbError::Migration {
-                        name: name.to_owned(),
-                        message: e.to_string(),
-                    })?;
+                    .map_err(in_migration)?;
+                let sql = match sqlite_table(tx, &plan.table).await {
+                    Ok(table) => rebuild(&table, &plan.drop_columns, &plan.drop_foreign_keys)
+                        .map_err(in_migration)?,
+                    // Pretending: an earlier pending migration would have created the table.
+                    Err(_) if pretend => vec![format!(
+                        "-- rebuild {} without columns [{}] and foreign keys [{}]",
+                        quote(&plan.table),
+                        plan.drop_columns.join(", "),
+                        plan.drop_foreign_keys.join(", ")
+                    )],
+                    Err(e) => return Err(in_migration(e)),
+                };
+                run_all(tx, &sql, pretend).await.map_err(in_migration)?;
+                steps.push(sql);
+            }
+            None => {
+                let sql = op_sql(tx.backend(), op).map_err(in_migration)?;
+                run_all(tx, &sql, pretend).await.map_err(in_migration)?;
+                steps.push(sql);
             }
         }
+        let statements: Vec<String> = steps.into_iter().flatten().collect();
         if matches!(op, SchemaOp::Raw(_)) || !statements.is_empty() {
             all.extend(statements);
         }
@@ -399,24 +434,64 @@ async fn apply(tx: &Db, schema: &Schema, pretend: bool, name: &str) -> DbResult<
     Ok(all)
 }
 
-async fn sqlite_indexes(tx: &Db, table: &str) -> DbResult<Vec<(String, Vec<String>)>> {
-    let names: Vec<String> = tx
+async fn run_all(tx: &Db, statements: &[String], pretend: bool) -> DbResult<()> {
+    if !pretend {
+        for sql in statements {
+            tx.statement(sql, vec![]).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A SQLite table's definition, indexes and triggers, for a rebuild.
+async fn sqlite_table(tx: &Db, table: &str) -> DbResult<SqliteTable> {
+    let create: Vec<String> = tx
         .select(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
             vec![table.into()],
         )
         .await?;
-    let mut out = Vec::new();
-    for name in names {
-        let cols: Vec<String> = tx
+    let create_sql = create
+        .into_iter()
+        .next()
+        .ok_or_else(|| DbError::InvalidQuery(format!("table `{table}` does not exist")))?;
+    let index_rows = tx
+        .select_rows(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            vec![table.into()],
+        )
+        .await?;
+    let mut indexes = Vec::new();
+    for row in index_rows {
+        let (index, sql): (String, String) = (row.get("name")?, row.get("sql")?);
+        let columns: Vec<String> = tx
             .select(
                 "SELECT name FROM pragma_index_info(?)",
-                vec![name.clone().into()],
+                vec![index.clone().into()],
             )
             .await?;
-        out.push((name, cols));
+        indexes.push((index, sql, columns));
     }
-    Ok(out)
+    let triggers: Vec<String> = tx
+        .select(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND sql IS NOT NULL",
+            vec![table.into()],
+        )
+        .await?;
+    let has_sequence: Vec<i64> = tx
+        .select(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence' AND EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?)",
+            vec![table.into()],
+        )
+        .await
+        .unwrap_or_default();
+    Ok(SqliteTable {
+        name: table.to_owned(),
+        create_sql,
+        indexes,
+        triggers,
+        has_sequence: has_sequence.first().is_some_and(|n| *n > 0),
+    })
 }
 
 async fn ensure_table(db: &Db) -> DbResult<()> {

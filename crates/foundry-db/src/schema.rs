@@ -368,7 +368,12 @@ impl ColumnDef {
             sql.push_str(&format!(" CHECK ({name} >= 0)"));
         }
         if inline_fk && let Some(fk) = &self.foreign {
-            sql.push_str(&format!(" REFERENCES {}", fk_target(fk)));
+            // Named, so `drop_foreign` can find it when SQLite rebuilds the table.
+            sql.push_str(&format!(
+                " CONSTRAINT {} REFERENCES {}",
+                quote(&fk.name),
+                fk_target(fk)
+            ));
         }
         sql
     }
@@ -568,7 +573,7 @@ impl Blueprint {
         )));
     }
 
-    /// Drop the foreign key on `column` (`{table}_{column}_foreign`; PostgreSQL only).
+    /// Drop the foreign key on `column` (`{table}_{column}_foreign`; SQLite rebuilds the table).
     pub fn drop_foreign(&mut self, column: &str) {
         self.commands.push(Command::DropForeign(index_name(
             &self.table,
@@ -577,7 +582,8 @@ impl Blueprint {
         )));
     }
 
-    /// Drop a column (on SQLite, its indexes are dropped first).
+    /// Drop a column (on SQLite the migrator rebuilds the table, so columns with indexes,
+    /// foreign keys or unique constraints can be dropped too).
     pub fn drop_column(&mut self, name: &str) {
         self.commands.push(Command::DropColumn(name.to_owned()));
     }
@@ -661,24 +667,20 @@ impl Schema {
         self.ops.push(SchemaOp::Raw(sql.to_owned()));
     }
 
-    /// The SQL for every change that needs no look at the database (everything but dropping
-    /// a column on SQLite, which depends on the table's current indexes).
+    /// The SQL for every change that needs no look at the database. On SQLite, dropping a
+    /// column or a foreign key rebuilds the table from its current definition when migrating;
+    /// here it shows SQLite's plain `DROP COLUMN` (and refuses `drop_foreign`).
     pub fn to_sql(&self) -> DbResult<Vec<String>> {
         let mut out = Vec::new();
         for op in &self.ops {
-            out.extend(op_sql(self.backend, op, &[])?);
+            out.extend(op_sql(self.backend, op)?);
         }
         Ok(out)
     }
 }
 
-/// The statements for one op. `sqlite_indexes` lists `(index name, columns)` of the table for
-/// SQLite column drops.
-pub(crate) fn op_sql(
-    backend: Backend,
-    op: &SchemaOp,
-    sqlite_indexes: &[(String, Vec<String>)],
-) -> DbResult<Vec<String>> {
+/// The statements for one op.
+pub(crate) fn op_sql(backend: Backend, op: &SchemaOp) -> DbResult<Vec<String>> {
     let mut out = Vec::new();
     match op {
         SchemaOp::Create(t) => {
@@ -717,7 +719,7 @@ pub(crate) fn op_sql(
             out.extend(index_sql(t));
             for cmd in &t.commands {
                 if !matches!(cmd, Command::Index { .. } | Command::Primary(_)) {
-                    out.extend(command_sql(backend, &t.table, cmd, sqlite_indexes)?);
+                    out.extend(command_sql(backend, &t.table, cmd)?);
                 }
             }
         }
@@ -757,7 +759,7 @@ pub(crate) fn op_sql(
                         )));
                     }
                     Command::Index { .. } => {}
-                    other => out.extend(command_sql(backend, &t.table, other, sqlite_indexes)?),
+                    other => out.extend(command_sql(backend, &t.table, other)?),
                 }
             }
         }
@@ -824,31 +826,14 @@ fn index_sql(t: &Blueprint) -> Vec<String> {
     out
 }
 
-fn command_sql(
-    backend: Backend,
-    table: &str,
-    cmd: &Command,
-    sqlite_indexes: &[(String, Vec<String>)],
-) -> DbResult<Vec<String>> {
+fn command_sql(backend: Backend, table: &str, cmd: &Command) -> DbResult<Vec<String>> {
     Ok(match cmd {
         Command::DropIndex(name) => vec![format!("DROP INDEX {}", quote(name))],
-        Command::DropColumn(column) => {
-            let mut out = Vec::new();
-            if backend == Backend::Sqlite {
-                // SQLite refuses to drop an indexed column: drop those indexes first.
-                for (index, cols) in sqlite_indexes {
-                    if cols.iter().any(|c| c == column) {
-                        out.push(format!("DROP INDEX {}", quote(index)));
-                    }
-                }
-            }
-            out.push(format!(
-                "ALTER TABLE {} DROP COLUMN {}",
-                quote(table),
-                quote(column)
-            ));
-            out
-        }
+        Command::DropColumn(column) => vec![format!(
+            "ALTER TABLE {} DROP COLUMN {}",
+            quote(table),
+            quote(column)
+        )],
         Command::RenameColumn(from, to) => vec![format!(
             "ALTER TABLE {} RENAME COLUMN {} TO {}",
             quote(table),
@@ -871,18 +856,40 @@ fn command_sql(
     })
 }
 
-/// The tables an op's SQLite column drops need indexes for.
-pub(crate) fn tables_dropping_columns(op: &SchemaOp) -> Option<&str> {
-    match op {
-        SchemaOp::Alter(t)
-            if t.commands
-                .iter()
-                .any(|c| matches!(c, Command::DropColumn(_))) =>
-        {
-            Some(&t.table)
+/// What SQLite must rebuild a table for: an alteration that drops columns or foreign keys.
+#[derive(Debug)]
+pub(crate) struct SqliteRebuild {
+    /// The rest of the alteration (added columns, indexes, renames), run first.
+    pub(crate) rest: SchemaOp,
+    pub(crate) table: String,
+    pub(crate) drop_columns: Vec<String>,
+    pub(crate) drop_foreign_keys: Vec<String>,
+}
+
+/// Split a SQLite alteration that needs a table rebuild; `None` when it does not.
+pub(crate) fn sqlite_rebuild(op: &SchemaOp) -> Option<SqliteRebuild> {
+    let SchemaOp::Alter(t) = op else {
+        return None;
+    };
+    let mut rest = t.clone();
+    let (mut drop_columns, mut drop_foreign_keys) = (Vec::new(), Vec::new());
+    rest.commands.retain(|c| match c {
+        Command::DropColumn(column) => {
+            drop_columns.push(column.clone());
+            false
         }
-        _ => None,
-    }
+        Command::DropForeign(name) => {
+            drop_foreign_keys.push(name.clone());
+            false
+        }
+        _ => true,
+    });
+    (!drop_columns.is_empty() || !drop_foreign_keys.is_empty()).then(|| SqliteRebuild {
+        rest: SchemaOp::Alter(rest),
+        table: t.table.clone(),
+        drop_columns,
+        drop_foreign_keys,
+    })
 }
 
 #[cfg(test)]

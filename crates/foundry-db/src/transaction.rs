@@ -16,9 +16,110 @@ use crate::error::{DbError, DbResult};
 
 pub(crate) enum TxConn {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// A SQLite transaction with foreign-key enforcement off (table rebuilds); see
+    /// [`TransactionOptions::sqlite_foreign_keys_off`].
+    SqliteForeignKeysOff(ForeignKeysOff),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
     Finished,
+}
+
+impl TxConn {
+    /// The SQLite connection under either SQLite variant.
+    pub(crate) fn sqlite(&mut self) -> Option<&mut sqlx::SqliteConnection> {
+        match self {
+            TxConn::Sqlite(t) => Some(&mut **t),
+            TxConn::SqliteForeignKeysOff(c) => c.conn.as_deref_mut(),
+            _ => None,
+        }
+    }
+}
+
+/// A pooled SQLite connection inside `BEGIN IMMEDIATE` with `PRAGMA foreign_keys = OFF`.
+///
+/// SQLite only switches foreign keys outside a transaction, so this runs `BEGIN`, `COMMIT` and
+/// `ROLLBACK` itself and switches enforcement back on afterwards. If it is dropped unfinished
+/// (a cancelled future), the connection is closed rather than returned to the pool in that
+/// state.
+pub(crate) struct ForeignKeysOff {
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>,
+}
+
+impl ForeignKeysOff {
+    pub(crate) async fn begin(pool: &sqlx::SqlitePool) -> DbResult<Self> {
+        let conn = pool
+            .acquire()
+            .await
+            .map_err(|e| DbError::sqlx("begin transaction", e))?;
+        let mut this = Self { conn: Some(conn) };
+        this.run("PRAGMA foreign_keys = OFF").await?;
+        this.run("BEGIN IMMEDIATE").await?;
+        Ok(this)
+    }
+
+    async fn run(&mut self, sql: &'static str) -> DbResult<()> {
+        use sqlx::Executor;
+        let conn = self
+            .conn
+            .as_deref_mut()
+            .ok_or(DbError::TransactionFinished)?;
+        conn.execute(sql)
+            .await
+            .map(|_| ())
+            .map_err(|e| DbError::sqlx(sql, e))
+    }
+
+    /// Check the foreign keys the rebuild could have broken, then commit; roll back if any
+    /// row points nowhere.
+    async fn commit(mut self) -> DbResult<()> {
+        use sqlx::Row as _;
+        let conn = self
+            .conn
+            .as_deref_mut()
+            .ok_or(DbError::TransactionFinished)?;
+        let violations = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| DbError::sqlx("PRAGMA foreign_key_check", e))?;
+        if let Some(first) = violations.first() {
+            let table: String = first.try_get(0).unwrap_or_default();
+            let parent: String = first.try_get(2).unwrap_or_default();
+            self.finish("ROLLBACK").await;
+            return Err(DbError::InvalidQuery(format!(
+                "{} row(s) would break foreign keys (the first: a row of `{table}` points to a \
+                 missing row of `{parent}`); nothing was changed",
+                violations.len()
+            )));
+        }
+        self.run("COMMIT").await?;
+        self.finish("PRAGMA foreign_keys = ON").await;
+        Ok(())
+    }
+
+    async fn rollback(mut self) {
+        self.finish("ROLLBACK").await;
+    }
+
+    /// Run `sql`, switch foreign keys back on and return the connection to the pool; if that
+    /// fails, close the connection instead.
+    async fn finish(&mut self, sql: &'static str) {
+        let ok = self.run(sql).await.is_ok()
+            && (sql == "PRAGMA foreign_keys = ON"
+                || self.run("PRAGMA foreign_keys = ON").await.is_ok());
+        if let Some(mut conn) = self.conn.take()
+            && !ok
+        {
+            conn.close_on_drop();
+        }
+    }
+}
+
+impl Drop for ForeignKeysOff {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            conn.close_on_drop();
+        }
+    }
 }
 
 type AfterCommit = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
@@ -64,6 +165,10 @@ pub struct TransactionOptions {
     pub attempts: u32,
     /// SQLite only: take the write lock at `BEGIN` (`BEGIN IMMEDIATE`).
     pub immediate: bool,
+    /// SQLite only: run with foreign-key enforcement off (implies `immediate`), checking every
+    /// foreign key with `PRAGMA foreign_key_check` before commit. Table rebuilds need it so
+    /// that replacing a table neither cascades into nor is refused by the rows pointing at it.
+    pub sqlite_foreign_keys_off: bool,
 }
 
 impl Default for TransactionOptions {
@@ -72,6 +177,7 @@ impl Default for TransactionOptions {
             isolation: None,
             attempts: 3,
             immediate: false,
+            sqlite_foreign_keys_off: false,
         }
     }
 }
@@ -153,7 +259,7 @@ impl Db {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let conn = crate::exec::begin(self, options.immediate).await?;
+            let conn = crate::exec::begin(self, options).await?;
             let handle = Arc::new(TxHandle {
                 conn: tokio::sync::Mutex::new(conn),
                 depth: AtomicUsize::new(0),
@@ -255,6 +361,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 async fn commit(conn: TxConn) -> DbResult<()> {
     let result = match conn {
         TxConn::Sqlite(t) => t.commit().await,
+        TxConn::SqliteForeignKeysOff(c) => return c.commit().await,
         #[cfg(feature = "postgres")]
         TxConn::Postgres(t) => t.commit().await,
         TxConn::Finished => return Err(DbError::TransactionFinished),
@@ -265,6 +372,10 @@ async fn commit(conn: TxConn) -> DbResult<()> {
 async fn rollback(conn: TxConn) {
     let result = match conn {
         TxConn::Sqlite(t) => t.rollback().await,
+        TxConn::SqliteForeignKeysOff(c) => {
+            c.rollback().await;
+            Ok(())
+        }
         #[cfg(feature = "postgres")]
         TxConn::Postgres(t) => t.rollback().await,
         TxConn::Finished => Ok(()),

@@ -338,7 +338,150 @@ async fn unknown_recorded_migration_is_a_clear_error(db: Db) {
     );
 }
 
+/// Dropping columns that carry foreign keys and unique indexes, and dropping foreign keys,
+/// keeps every row — including the rows of other tables pointing at the altered one, which a
+/// careless SQLite table rebuild would cascade-delete.
+async fn dropping_constrained_columns_and_foreign_keys_keeps_data(db: Db) {
+    let mut migrations = blog_migrations();
+    migrations.truncate(2);
+    migrations.push(Arc::new(M {
+        name: "2024_01_04_000000_create_comments_table",
+        up: |s| {
+            s.create("comments", |t| {
+                t.id();
+                t.foreign_id("post_id").constrained().cascade_on_delete();
+                t.text("body");
+            });
+            s.table("posts", |t| {
+                t.foreign_id("editor_id")
+                    .nullable()
+                    .constrained_on("users")
+                    .null_on_delete();
+                t.string("code", 20).nullable().unique();
+            });
+        },
+        down: |s| s.drop_if_exists("comments"),
+    }));
+    let migrator = Migrator::new(db.clone(), migrations.clone());
+    migrator.migrate(MigrateOptions::default()).await.unwrap();
+    db.statement(
+        "INSERT INTO users (name, email, admin) VALUES ('Ada', 'ada@example.com', ?)",
+        vec![false.into()],
+    )
+    .await
+    .unwrap();
+    db.statement(
+        "INSERT INTO posts (user_id, title, editor_id, code) VALUES (1, 'Hello', 1, 'H1')",
+        vec![],
+    )
+    .await
+    .unwrap();
+    db.statement(
+        "INSERT INTO comments (post_id, body) VALUES (1, 'First!')",
+        vec![],
+    )
+    .await
+    .unwrap();
+
+    migrations.push(Arc::new(M {
+        name: "2024_01_05_000000_drop_constrained_columns",
+        up: |s| {
+            s.table("posts", |t| {
+                t.drop_foreign("editor_id");
+                t.drop_column("user_id");
+                t.drop_column("code");
+            });
+        },
+        down: |_| {},
+    }));
+    let migrator = Migrator::new(db.clone(), migrations);
+    migrator.migrate(MigrateOptions::default()).await.unwrap();
+
+    let cols = columns(&db, "posts").await;
+    assert!(!cols.contains(&"user_id".to_owned()), "{cols:?}");
+    assert!(!cols.contains(&"code".to_owned()), "{cols:?}");
+    assert!(cols.contains(&"editor_id".to_owned()), "{cols:?}");
+    let titles: Vec<String> = db.select("SELECT title FROM posts", vec![]).await.unwrap();
+    assert_eq!(titles, ["Hello"]);
+    let comments: Vec<String> = db
+        .select("SELECT body FROM comments", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        comments,
+        ["First!"],
+        "the rebuild must not cascade into comments"
+    );
+    // The editor foreign key is gone: a dangling editor id is accepted now…
+    db.statement("UPDATE posts SET editor_id = 999", vec![])
+        .await
+        .unwrap();
+    // …while comments still point at posts for real, and the title index is still there.
+    let err = db
+        .statement(
+            "INSERT INTO comments (post_id, body) VALUES (42, 'orphan')",
+            vec![],
+        )
+        .await;
+    assert!(err.is_err(), "comments.post_id must still be a foreign key");
+    let explain: Vec<String> = match db.backend() {
+        Backend::Sqlite => db
+            .select(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'posts' AND name = 'posts_title_index'",
+                vec![],
+            )
+            .await
+            .unwrap(),
+        Backend::Postgres => db
+            .select(
+                "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'posts_title_index'",
+                vec![],
+            )
+            .await
+            .unwrap(),
+    };
+    assert_eq!(explain, ["posts_title_index"]);
+    // A new post gets the next id (the AUTOINCREMENT sequence survived the rebuild).
+    db.statement("INSERT INTO posts (title) VALUES ('Second')", vec![])
+        .await
+        .unwrap();
+    let ids: Vec<i64> = db
+        .select("SELECT id FROM posts ORDER BY id", vec![])
+        .await
+        .unwrap();
+    assert_eq!(ids, [1, 2]);
+}
+
+/// A rebuild that would leave rows pointing nowhere, or that names a missing foreign key,
+/// fails and changes nothing.
+async fn a_bad_rebuild_changes_nothing(db: Db) {
+    let mut migrations = blog_migrations();
+    migrations.truncate(2);
+    Migrator::new(db.clone(), migrations.clone())
+        .migrate(MigrateOptions::default())
+        .await
+        .unwrap();
+    migrations.push(Arc::new(M {
+        name: "2024_01_05_000000_drop_missing_foreign_key",
+        up: |s| {
+            s.table("posts", |t| {
+                t.drop_column("title");
+                t.drop_foreign("nope");
+            });
+        },
+        down: |_| {},
+    }));
+    let err = Migrator::new(db.clone(), migrations)
+        .migrate(MigrateOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("nope"), "{err}");
+    assert!(columns(&db, "posts").await.contains(&"title".to_owned()));
+}
+
 backend_tests!(
+    dropping_constrained_columns_and_foreign_keys_keeps_data,
+    a_bad_rebuild_changes_nothing,
     migrate_rollback_reset_refresh_fresh,
     pretend_changes_nothing,
     failing_migration_rolls_back_its_batch,
