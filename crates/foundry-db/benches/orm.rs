@@ -246,6 +246,21 @@ async fn compare<M, MF, R, RF>(
     // Warm up both (statement caches, pool).
     time(n / 10 + 1, &mut model).await;
     time(n / 10 + 1, &mut raw).await;
+    // Profiling (`BENCH_PROFILE=find_by_id:model:2000`, under callgrind): one side only, a
+    // given number of times; two counts with different numbers give instructions per op.
+    if let Ok(profile) = std::env::var("BENCH_PROFILE") {
+        let mut parts = profile.split(':');
+        if parts.next() == Some(label) {
+            let side = parts.next().unwrap_or("model");
+            let times = parts.next().and_then(|t| t.parse().ok()).unwrap_or(n);
+            if side == "model" {
+                time(times, &mut model).await;
+            } else {
+                time(times, &mut raw).await;
+            }
+        }
+        return;
+    }
     // Many short interleaved rounds; the ratio is the median of per-round ratios, so a burst of
     // other work on the machine moves single rounds, not the result.
     let chunk = (n / 10).max(1);

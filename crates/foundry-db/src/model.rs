@@ -14,7 +14,7 @@ use serde_json::{Map, Value as Json};
 use crate::connection::Db;
 use crate::error::{DbError, DbResult};
 use crate::exec;
-use crate::query::{Query, Value, build, col, iden};
+use crate::query::{Query, Value, build, build_select, col, iden};
 use crate::row::Row;
 
 /// How a model's primary key is generated.
@@ -458,7 +458,7 @@ pub trait ModelExt: Model {
             // built once and reused (models with global scopes take the general path).
             if Self::global_scopes().is_empty() {
                 let sql = cached_find_sql::<Self>(db)?;
-                let values = sea_query::Values(vec![key, Value::BigInt(Some(1))]);
+                let values = sea_query::Values(vec![key]);
                 return match exec::fetch_optional(db, sql, values).await? {
                     Some(row) => Self::from_row(&row).map(Some),
                     None => Ok(None),
@@ -777,12 +777,12 @@ fn cached_find_sql<M: Model>(db: &Db) -> DbResult<String> {
     {
         return Ok(sql.to_string());
     }
+    // No LIMIT: a primary key matches at most one row.
     let query = ModelQuery::<M>::new(db)
         .where_key(Value::BigInt(Some(0)))
-        .limit(1)
         .select_query()?;
     let (sql, values) = query.to_sql_with_values();
-    if values.0.len() != 2 {
+    if values.0.len() != 1 {
         return Err(DbError::InvalidQuery(format!(
             "unexpected find query for {}: {sql}",
             M::NAME
@@ -1283,7 +1283,7 @@ impl<M: Model> ModelQuery<M> {
         });
         match built {
             Ok((db, select)) => {
-                let (sql, values) = build(db.backend(), &select);
+                let (sql, values) = build_select(db.backend(), &select);
                 exec::fetch_stream(&db, sql, values)
                     .map(|row| row.and_then(|r| M::from_row(&r)))
                     .boxed()

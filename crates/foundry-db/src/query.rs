@@ -67,6 +67,57 @@ pub(crate) fn build<S: QueryStatementBuilder>(backend: Backend, stmt: &S) -> (St
     }
 }
 
+/// Render a SELECT; on SQLite its trailing `LIMIT`/`OFFSET` become literals. A bound `LIMIT`
+/// makes SQLite (built with STAT4, as the bundled library is) flag the prepared statement as
+/// depending on that value and re-prepare it on every execution, which costs more than a small
+/// query itself. The values are our own `u64`s, so writing them into the SQL is safe.
+pub(crate) fn build_select(backend: Backend, select: &SelectStatement) -> (String, Values) {
+    let (mut sql, mut values) = build(backend, select);
+    if backend == Backend::Sqlite {
+        inline_trailing_limits(&mut sql, &mut values);
+    }
+    (sql, values)
+}
+
+fn inline_trailing_limits(sql: &mut String, values: &mut Values) {
+    let count = if sql.ends_with(" LIMIT ? OFFSET ?") {
+        2
+    } else if sql.ends_with(" LIMIT ?") || sql.ends_with(" OFFSET ?") {
+        1
+    } else {
+        return;
+    };
+    let Some(tail) = values.0.len().checked_sub(count) else {
+        return;
+    };
+    let numbers: Vec<u64> = values.0[tail..]
+        .iter()
+        .filter_map(|v| match v {
+            // Larger numbers stay bound: the executor saturates them to SQLite's i64.
+            Value::BigUnsigned(Some(n)) if i64::try_from(*n).is_ok() => Some(*n),
+            _ => None,
+        })
+        .collect();
+    if numbers.len() != count {
+        return;
+    }
+    values.0.truncate(tail);
+    // Drop the placeholders (" ?" or " ? OFFSET ?") and write the numbers in their place.
+    let keep = sql.len()
+        - if count == 2 {
+            " ? OFFSET ?".len()
+        } else {
+            " ?".len()
+        };
+    sql.truncate(keep);
+    sql.push(' ');
+    sql.push_str(&numbers[0].to_string());
+    if count == 2 {
+        sql.push_str(" OFFSET ");
+        sql.push_str(&numbers[1].to_string());
+    }
+}
+
 /// Convert a JSON value to a bound SQL value (`null` becomes the `NULL` keyword so it fits any
 /// column type on PostgreSQL).
 pub fn json_to_expr(value: Json) -> Expr {
@@ -796,7 +847,7 @@ impl Query {
     /// The SELECT and its bound values.
     pub fn to_sql_with_values(&self) -> (String, Values) {
         match self.to_select() {
-            Ok(s) => build(self.backend(), &s),
+            Ok(s) => build_select(self.backend(), &s),
             Err(e) => (format!("-- {e}"), Values(Vec::new())),
         }
     }
@@ -804,7 +855,7 @@ impl Query {
     /// The SELECT in `backend`'s dialect.
     pub fn to_sql_for(&self, backend: Backend) -> String {
         match self.to_select_for(backend) {
-            Ok(s) => build(backend, &s).0,
+            Ok(s) => build_select(backend, &s).0,
             Err(e) => format!("-- {e}"),
         }
     }
@@ -814,14 +865,14 @@ impl Query {
     /// Run the SELECT and return the raw rows.
     pub async fn fetch_rows(&self) -> DbResult<Vec<Row>> {
         let db = self.need_db()?;
-        let (sql, values) = build(db.backend(), &self.to_select()?);
+        let (sql, values) = build_select(db.backend(), &self.to_select()?);
         exec::fetch_all(db, sql, values).await
     }
 
     /// [`Query::fetch_rows`] consuming the query (no copy of the select list).
     pub(crate) async fn fetch_rows_owned(self) -> DbResult<Vec<Row>> {
         let db = self.need_db()?.clone();
-        let (sql, values) = build(db.backend(), &self.into_select_for(db.backend())?);
+        let (sql, values) = build_select(db.backend(), &self.into_select_for(db.backend())?);
         exec::fetch_all(&db, sql, values).await
     }
 
@@ -847,7 +898,7 @@ impl Query {
     /// The first matching row decoded as `T`.
     pub async fn first_as<T: FromDbRow>(&self) -> DbResult<Option<T>> {
         let db = self.need_db()?;
-        let (sql, values) = build(db.backend(), &self.clone().limit(1).to_select()?);
+        let (sql, values) = build_select(db.backend(), &self.clone().limit(1).to_select()?);
         match exec::fetch_optional(db, sql, values).await? {
             Some(row) => T::from_db_row(&row).map(Some),
             None => Ok(None),
@@ -989,7 +1040,7 @@ impl Query {
             .and_then(|db| Ok((db.clone(), self.to_select()?)))
         {
             Ok((db, s)) => {
-                let (sql, values) = build(db.backend(), &s);
+                let (sql, values) = build_select(db.backend(), &s);
                 exec::fetch_stream(&db, sql, values)
                     .map(|row| row.and_then(|r| r.to_record()))
                     .boxed()

@@ -108,10 +108,18 @@ tuple_from_row!(A: 0, B: 1, C: 2, D: 3, E: 4, F: 5);
 impl Row {
     /// The value of column `name`.
     pub fn get<T: DbDecode>(&self, name: &str) -> DbResult<T> {
+        // A linear scan of a handful of names beats the driver's SipHash map lookup; rows
+        // decoded into models read every column this way.
         let result = match &self.0 {
-            RowInner::Sqlite(r) => r.try_get::<T, _>(name),
+            RowInner::Sqlite(r) => match r.columns().iter().position(|c| c.name() == name) {
+                Some(index) => r.try_get::<T, _>(index),
+                None => r.try_get::<T, _>(name),
+            },
             #[cfg(feature = "postgres")]
-            RowInner::Postgres(r) => r.try_get::<T, _>(name),
+            RowInner::Postgres(r) => match r.columns().iter().position(|c| c.name() == name) {
+                Some(index) => r.try_get::<T, _>(index),
+                None => r.try_get::<T, _>(name),
+            },
         };
         result.map_err(|e| decode_error(name, &e))
     }

@@ -566,14 +566,22 @@ fn to_sql_quotes_identifiers_and_binds_values() {
         .limit(5);
     assert_eq!(
         q.to_sql_for(Backend::Sqlite),
-        r#"SELECT * FROM "users" WHERE "name" = ? AND "id" IN (?, ?) ORDER BY "id" DESC LIMIT ?"#
+        r#"SELECT * FROM "users" WHERE "name" = ? AND "id" IN (?, ?) ORDER BY "id" DESC LIMIT 5"#,
+        "SQLite gets LIMIT as a literal (a bound one makes it re-prepare every time)"
+    );
+    assert_eq!(
+        Query::new("users")
+            .limit(20)
+            .offset(40)
+            .to_sql_for(Backend::Sqlite),
+        r#"SELECT * FROM "users" LIMIT 20 OFFSET 40"#
     );
     assert_eq!(
         q.to_sql_for(Backend::Postgres),
         r#"SELECT * FROM "users" WHERE "name" = $1 AND "id" IN ($2, $3) ORDER BY "id" DESC LIMIT $4"#
     );
     let (_, values) = q.to_sql_with_values();
-    assert_eq!(values.0.len(), 4);
+    assert_eq!(values.0.len(), 3, "name, two ids; the limit is in the SQL");
     let evil = Query::new("users").where_eq("a\"b", 1).to_sql();
     assert_eq!(
         evil, r#"SELECT * FROM "users" WHERE "a""b" = ?"#,
