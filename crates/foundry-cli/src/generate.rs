@@ -297,7 +297,7 @@ fn model(
     }
     if args.get_flag("seeder") || all {
         let seeder = format!("{model}Seeder");
-        seeder_plan(plan, &seeder, Some(&model), args.get_flag("factory") || all)?;
+        seeder_plan(plan, app, &seeder, Some(&model), &fields, args.get_flag("factory") || all)?;
     }
     let requests = args.get_flag("requests") || all;
     if requests {
@@ -373,6 +373,27 @@ fn migration(
     migration_plan(plan, app, &name, kind, &fields, force)
 }
 
+/// A migration timestamp (`2026_11_22_063000`): now, or one second after the newest
+/// migration's when that is not earlier, so names sort in the order migrations were made.
+fn next_timestamp(app: &AppDir) -> String {
+    const FORMAT: &str = "%Y_%m_%d_%H%M%S";
+    let newest = std::fs::read_dir(app.root.join("migrations"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            chrono::NaiveDateTime::parse_from_str(file.get(..17)?, FORMAT).ok()
+        })
+        .max();
+    let now = chrono::Utc::now().naive_utc();
+    let at = match newest {
+        Some(newest) if newest >= now => newest + chrono::Duration::seconds(1),
+        _ => now,
+    };
+    at.format(FORMAT).to_string()
+}
+
 /// `create_posts_table` creates `posts`; `add_x_to_posts_table` alters `posts`.
 fn infer_migration(name: &str) -> MigrationKind {
     if let Some(table) = name
@@ -413,7 +434,7 @@ fn migration_plan(
                 "a migration named `{name}` already exists (migrations/{file}); pick another name, or pass --force to overwrite it"
             ));
         }
-        None => format!("{}_{name}", chrono::Utc::now().format("%Y_%m_%d_%H%M%S")),
+        None => format!("{}_{name}", next_timestamp(app)),
     };
     let (kind_name, table, doc) = match &kind {
         MigrationKind::Create(t) => ("create", t.as_str(), format!("Creates the `{t}` table.")),
@@ -494,16 +515,54 @@ fn seeder(plan: &mut Plan, app: &AppDir, raw: &str, model: Option<&String>) -> R
     let has_factory = model
         .as_ref()
         .is_some_and(|m| app.exists(&format!("src/factories/{}_factory.rs", snake_case(m))));
-    seeder_plan(plan, &seeder, model.as_deref(), has_factory)
+    let fields = model
+        .as_ref()
+        .and_then(|m| app.model_fields(m))
+        .unwrap_or_default();
+    seeder_plan(plan, app, &seeder, model.as_deref(), &fields, has_factory)
 }
 
-fn seeder_plan(plan: &mut Plan, seeder: &str, model: Option<&str>, factory: bool) -> Result<(), String> {
+fn seeder_plan(
+    plan: &mut Plan,
+    app: &AppDir,
+    seeder: &str,
+    model: Option<&str>,
+    fields: &[Field],
+    factory: bool,
+) -> Result<(), String> {
     let module_name = snake_case(seeder);
+    // Foreign keys come from existing rows of their models (`post_id` → the first Post).
+    let parents: Vec<Value> = fields
+        .iter()
+        .filter(|f| f.kind == fields::Kind::Foreign)
+        .map(|f| {
+            let stem = f.name.trim_end_matches("_id");
+            context! {
+                field => f.name.clone(),
+                model => studly_case(stem),
+                var => stem,
+                label => stem.replace('_', " "),
+            }
+        })
+        .collect();
+    let parents_exist = parents.iter().all(|p| {
+        p.get_attr("model")
+            .ok()
+            .and_then(|m| m.as_str().map(model_path))
+            .is_some_and(|path| app.exists(&path) || plan.creates(&path))
+    });
+    let factory = factory && parents_exist && model.is_some();
     plan.file(
         format!("src/seeders/{module_name}.rs"),
         render(
             "make/seeder.rs",
-            context! { seeder => seeder, model => model, factory => factory && model.is_some() },
+            context! {
+                seeder => seeder,
+                model => model,
+                label => model.map(|m| snake_case(m).replace('_', " ")),
+                factory => factory,
+                parents => if factory { parents } else { Vec::new() },
+            },
         )?,
     );
     plan.register("src/seeders/mod.rs", "modules", format!("pub mod {module_name};"));

@@ -2,4 +2,4 @@
 //! the common rules; override a model's table when they guess wrong). The rules live in
 //! `foundry-naming`, shared with the `Model` derive, resource routes and the generators.
 
-pub use foundry_naming::{plural, singular, snake_case, studly_case, table_name};
+pub use foundry_naming::{plural, snake_case, table_name};
