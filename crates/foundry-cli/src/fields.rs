@@ -50,13 +50,18 @@ pub(crate) fn parse(spec: &str) -> Result<Vec<Field>, String> {
     let kinds: Vec<&str> = KINDS.iter().map(|(n, _)| *n).collect();
     let mut fields: Vec<Field> = Vec::new();
     for item in spec.split([',', ' ']).filter(|s| !s.trim().is_empty()) {
-        let (name, kind) = item.trim().split_once(':').unwrap_or((item.trim(), "string"));
+        let (name, kind) = item
+            .trim()
+            .split_once(':')
+            .unwrap_or((item.trim(), "string"));
         let (kind, nullable) = match kind.strip_suffix('?') {
             Some(kind) => (kind, true),
             None => (kind, false),
         };
         let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !valid_name {
             return Err(format!(
                 "field `{name}` in --fields `{spec}`: a field name is snake_case (lowercase letters, digits, `_`), e.g. `published_at`"
@@ -135,7 +140,11 @@ impl Field {
 
     /// The validation rules of a request field.
     pub(crate) fn rules(&self) -> String {
-        let presence = if self.nullable { "nullable" } else { "required" };
+        let presence = if self.nullable {
+            "nullable"
+        } else {
+            "required"
+        };
         let rule = match self.kind {
             Kind::String => "string|max:255".to_owned(),
             Kind::Text => "string".to_owned(),
@@ -161,8 +170,7 @@ impl Field {
                 "faker::name::en::Name().fake::<String>()".to_owned()
             }
             Kind::String => {
-                "faker::lorem::en::Sentence(2..5).fake::<String>().trim_end_matches('.')"
-                    .to_owned()
+                "faker::lorem::en::Sentence(2..5).fake::<String>().trim_end_matches('.')".to_owned()
             }
             Kind::Text => "faker::lorem::en::Paragraph(2..4).fake::<String>()".to_owned(),
             Kind::Integer => "(1..1000).fake::<i64>()".to_owned(),
@@ -273,8 +281,9 @@ mod tests {
 
     #[test]
     fn field_specs_parse_and_refuse_clearly() {
-        let fields = parse("title:string, body:text user_id:foreign,published_at:datetime,rank:integer?")
-            .unwrap();
+        let fields =
+            parse("title:string, body:text user_id:foreign,published_at:datetime,rank:integer?")
+                .unwrap();
         let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["title", "body", "user_id", "published_at", "rank"]);
         assert_eq!(fields[0].column(false), "t.string(\"title\", 255)");
@@ -306,7 +315,12 @@ mod tests {
         let fields = parse("title:string,body:text,user_id:foreign,views:integer?").unwrap();
         let mut source = String::from("pub struct Post {\n    /// Key.\n    pub id: i64,\n");
         for f in &fields {
-            source.push_str(&format!("    /// {}\n    pub {}: {},\n", f.doc(), f.name, f.rust_type()));
+            source.push_str(&format!(
+                "    /// {}\n    pub {}: {},\n",
+                f.doc(),
+                f.name,
+                f.rust_type()
+            ));
         }
         source.push_str("    pub relations: Relations,\n}\n");
         assert_eq!(read_model(&source, "Post"), fields);

@@ -15,8 +15,14 @@ use crate::templates::render;
 
 /// The generators and what they make.
 pub(crate) const GENERATORS: &[(&str, &str)] = &[
-    ("model", "a model (-m migration, -f factory, -s seeder, -c/-r controller, --all)"),
-    ("migration", "a migration (create_x_table, add_x_to_y_table)"),
+    (
+        "model",
+        "a model (-m migration, -f factory, -s seeder, -c/-r controller, --all)",
+    ),
+    (
+        "migration",
+        "a migration (create_x_table, add_x_to_y_table)",
+    ),
     ("controller", "a controller (--api, --resource, --model)"),
     ("request", "a form request: validated input"),
     ("resource", "an API resource: a model's JSON shape"),
@@ -54,7 +60,10 @@ fn flag(name: &'static str, short: char, help: &'static str) -> Arg {
 }
 
 fn long_flag(name: &'static str, help: &'static str) -> Arg {
-    Arg::new(name).long(name).action(ArgAction::SetTrue).help(help)
+    Arg::new(name)
+        .long(name)
+        .action(ArgAction::SetTrue)
+        .help(help)
 }
 
 fn fields_arg() -> Arg {
@@ -77,24 +86,66 @@ fn command(thing: &str) -> Command {
         .arg(force());
     match thing {
         "model" => base
-            .arg(flag("migration", 'm', "Also a migration creating its table"))
+            .arg(flag(
+                "migration",
+                'm',
+                "Also a migration creating its table",
+            ))
             .arg(flag("factory", 'f', "Also a factory"))
             .arg(flag("seeder", 's', "Also a seeder"))
             .arg(flag("controller", 'c', "Also a controller"))
-            .arg(flag("resource", 'r', "The controller is a resource controller"))
-            .arg(long_flag("api", "The controller is an API resource controller"))
+            .arg(flag(
+                "resource",
+                'r',
+                "The controller is a resource controller",
+            ))
+            .arg(long_flag(
+                "api",
+                "The controller is an API resource controller",
+            ))
             .arg(flag("requests", 'R', "Also store and update form requests"))
-            .arg(flag("all", 'a', "Migration, factory, seeder, requests and a resource controller"))
+            .arg(flag(
+                "all",
+                'a',
+                "Migration, factory, seeder, requests and a resource controller",
+            ))
             .arg(fields_arg()),
         "migration" => base
-            .arg(Arg::new("create").long("create").value_name("TABLE").help("The table to create"))
-            .arg(Arg::new("table").long("table").value_name("TABLE").help("The table to change"))
+            .arg(
+                Arg::new("create")
+                    .long("create")
+                    .value_name("TABLE")
+                    .help("The table to create"),
+            )
+            .arg(
+                Arg::new("table")
+                    .long("table")
+                    .value_name("TABLE")
+                    .help("The table to change"),
+            )
             .arg(fields_arg()),
         "controller" => base
-            .arg(flag("resource", 'r', "The seven resource actions, registered with .resource()"))
-            .arg(long_flag("api", "The five API actions, registered with .api_resource() under /api"))
-            .arg(Arg::new("model").long("model").short('m').value_name("MODEL").help("The model it manages"))
-            .arg(flag("requests", 'R', "Store and update form requests for its input")),
+            .arg(flag(
+                "resource",
+                'r',
+                "The seven resource actions, registered with .resource()",
+            ))
+            .arg(long_flag(
+                "api",
+                "The five API actions, registered with .api_resource() under /api",
+            ))
+            .arg(
+                Arg::new("model")
+                    .long("model")
+                    .short('m')
+                    .value_name("MODEL")
+                    .help("The model it manages"),
+            )
+            .arg(flag(
+                "requests",
+                'R',
+                "Store and update form requests for its input",
+            )),
         "request" | "resource" => base.arg(
             Arg::new("model")
                 .long("model")
@@ -168,7 +219,10 @@ fn module(plan: &mut Plan, app: &AppDir, dir: &str, module: &str, doc: &str) -> 
     if !app.exists(&mod_rs) && !plan.creates(&mod_rs) {
         plan.file(
             &mod_rs,
-            render("new/mod.rs", context! { doc => doc, uses => "", body => "" })?,
+            render(
+                "new/mod.rs",
+                context! { doc => doc, uses => "", body => "" },
+            )?,
         );
         plan.register("src/lib.rs", "modules", format!("pub mod {dir};"));
     }
@@ -240,7 +294,10 @@ pub(crate) fn unknown(name: &str) -> String {
         .filter(|(distance, _)| *distance <= 3)
         .collect();
     candidates.sort();
-    let list: Vec<String> = GENERATORS.iter().map(|(n, _)| format!("make:{n}")).collect();
+    let list: Vec<String> = GENERATORS
+        .iter()
+        .map(|(n, _)| format!("make:{n}"))
+        .collect();
     match candidates.first() {
         Some((_, best)) => format!(
             "`{name}` is not a generator; did you mean `make:{best}`?\n\n  The generators: {}",
@@ -289,20 +346,45 @@ fn model(
     );
     if args.get_flag("migration") || all {
         let name = format!("create_{table}_table");
-        migration_plan(plan, app, &name, MigrationKind::Create(table.clone()), &fields, false)?;
+        migration_plan(
+            plan,
+            app,
+            &name,
+            MigrationKind::Create(table.clone()),
+            &fields,
+            false,
+        )?;
     }
     if args.get_flag("factory") || all {
         factory_plan(plan, &model, &fields)?;
-        module(plan, app, "factories", &format!("{module_name}_factory"), "Model factories. `foundry make:factory` adds them here.")?;
+        module(
+            plan,
+            app,
+            "factories",
+            &format!("{module_name}_factory"),
+            "Model factories. `foundry make:factory` adds them here.",
+        )?;
     }
     if args.get_flag("seeder") || all {
         let seeder = format!("{model}Seeder");
-        seeder_plan(plan, app, &seeder, Some(&model), &fields, args.get_flag("factory") || all)?;
+        seeder_plan(
+            plan,
+            app,
+            &seeder,
+            Some(&model),
+            &fields,
+            args.get_flag("factory") || all,
+        )?;
     }
     let requests = args.get_flag("requests") || all;
     if requests {
         for prefix in ["Store", "Update"] {
-            request_plan(plan, &format!("{prefix}{model}Request"), Some(&model), &fields)?;
+            request_plan(
+                plan,
+                &format!("{prefix}{model}Request"),
+                Some(&model),
+                &fields,
+            )?;
         }
     }
     let resource = args.get_flag("resource") || all;
@@ -315,7 +397,14 @@ fn model(
         } else {
             ControllerKind::Plain
         };
-        controller_plan(plan, &format!("{model}Controller"), kind, Some((&model, &fields)), requests, notes)?;
+        controller_plan(
+            plan,
+            &format!("{model}Controller"),
+            kind,
+            Some((&model, &fields)),
+            requests,
+            notes,
+        )?;
     }
     notes.push(format!(
         "Model {model} (table `{table}`). Run `foundry migrate` after creating or changing migrations."
@@ -404,7 +493,9 @@ fn infer_migration(name: &str) -> MigrationKind {
         return MigrationKind::Create(table.to_owned());
     }
     if let Some(rest) = name.strip_suffix("_table")
-        && let Some((_, table)) = rest.rsplit_once("_to_").or_else(|| rest.rsplit_once("_from_"))
+        && let Some((_, table)) = rest
+            .rsplit_once("_to_")
+            .or_else(|| rest.rsplit_once("_from_"))
         && !table.is_empty()
     {
         return MigrationKind::Alter(table.to_owned());
@@ -478,7 +569,13 @@ fn factory(plan: &mut Plan, app: &AppDir, raw: &str, model: Option<&String>) -> 
     };
     let fields = existing_model(app, &model, "factory")?;
     factory_plan(plan, &model, &fields)?;
-    module(plan, app, "factories", &format!("{}_factory", snake_case(&model)), "Model factories. `foundry make:factory` adds them here.")
+    module(
+        plan,
+        app,
+        "factories",
+        &format!("{}_factory", snake_case(&model)),
+        "Model factories. `foundry make:factory` adds them here.",
+    )
 }
 
 fn existing_model(app: &AppDir, model: &str, what: &str) -> Result<Vec<Field>, String> {
@@ -492,9 +589,10 @@ fn existing_model(app: &AppDir, model: &str, what: &str) -> Result<Vec<Field>, S
 
 fn factory_plan(plan: &mut Plan, model: &str, fields: &[Field]) -> Result<(), String> {
     let values: Vec<Value> = fields.iter().map(|f| f.value(false)).collect();
-    let uses_fake = values
-        .iter()
-        .any(|v| v.get_attr("fake").is_ok_and(|f| f.as_str().is_some_and(|s| s.contains("fake"))));
+    let uses_fake = values.iter().any(|v| {
+        v.get_attr("fake")
+            .is_ok_and(|f| f.as_str().is_some_and(|s| s.contains("fake")))
+    });
     plan.file(
         format!("src/factories/{}_factory.rs", snake_case(model)),
         render(
@@ -565,7 +663,11 @@ fn seeder_plan(
             },
         )?,
     );
-    plan.register("src/seeders/mod.rs", "modules", format!("pub mod {module_name};"));
+    plan.register(
+        "src/seeders/mod.rs",
+        "modules",
+        format!("pub mod {module_name};"),
+    );
     plan.register(
         "src/seeders/mod.rs",
         "seeders",
@@ -616,9 +718,16 @@ fn controller(
     };
     let requests = args.get_flag("requests");
     if requests {
-        let (model, fields) = model.as_ref().ok_or("--requests needs a model: add --model <Model>")?;
+        let (model, fields) = model
+            .as_ref()
+            .ok_or("--requests needs a model: add --model <Model>")?;
         for prefix in ["Store", "Update"] {
-            request_plan(plan, &format!("{prefix}{model}Request"), Some(model), fields)?;
+            request_plan(
+                plan,
+                &format!("{prefix}{model}Request"),
+                Some(model),
+                fields,
+            )?;
         }
     }
     let model = model.as_ref().map(|(m, f)| (m.as_str(), f.as_slice()));
@@ -670,7 +779,11 @@ fn controller_plan(
             },
         )?,
     );
-    plan.register("src/controllers/mod.rs", "modules", format!("pub mod {module_name};"));
+    plan.register(
+        "src/controllers/mod.rs",
+        "modules",
+        format!("pub mod {module_name};"),
+    );
     match kind_name {
         "api" => plan.register(
             "src/routes.rs",
@@ -713,7 +826,12 @@ fn request(plan: &mut Plan, app: &AppDir, raw: &str, model: Option<&String>) -> 
     request_plan(plan, &name, model.as_deref(), &fields)
 }
 
-fn request_plan(plan: &mut Plan, name: &str, model: Option<&str>, fields: &[Field]) -> Result<(), String> {
+fn request_plan(
+    plan: &mut Plan,
+    name: &str,
+    model: Option<&str>,
+    fields: &[Field],
+) -> Result<(), String> {
     let module_name = snake_case(name);
     plan.file(
         format!("src/requests/{module_name}.rs"),
@@ -735,7 +853,12 @@ fn request_plan(plan: &mut Plan, name: &str, model: Option<&str>, fields: &[Fiel
     Ok(())
 }
 
-fn resource(plan: &mut Plan, app: &AppDir, raw: &str, model: Option<&String>) -> Result<(), String> {
+fn resource(
+    plan: &mut Plan,
+    app: &AppDir,
+    raw: &str,
+    model: Option<&String>,
+) -> Result<(), String> {
     let name = with_suffix(&type_name(raw)?, "Resource");
     let model = match model {
         Some(m) => type_name(m)?,
@@ -758,7 +881,13 @@ fn resource(plan: &mut Plan, app: &AppDir, raw: &str, model: Option<&String>) ->
             },
         )?,
     );
-    module(plan, app, "resources", &module_name, "API resources: how models look in JSON. `foundry make:resource` adds them here.")
+    module(
+        plan,
+        app,
+        "resources",
+        &module_name,
+        "API resources: how models look in JSON. `foundry make:resource` adds them here.",
+    )
 }
 
 fn middleware(plan: &mut Plan, app: &AppDir, raw: &str) -> Result<(), String> {
@@ -769,7 +898,13 @@ fn middleware(plan: &mut Plan, app: &AppDir, raw: &str) -> Result<(), String> {
         format!("src/middleware/{module_name}.rs"),
         render("make/middleware.rs", context! { key => &key })?,
     );
-    module(plan, app, "middleware", &module_name, "The app's middleware. `foundry make:middleware` adds them here.")?;
+    module(
+        plan,
+        app,
+        "middleware",
+        &module_name,
+        "The app's middleware. `foundry make:middleware` adds them here.",
+    )?;
     plan.register(
         "src/app.rs",
         "middleware",
@@ -790,7 +925,11 @@ fn app_command(plan: &mut Plan, app: &AppDir, raw: &str) -> Result<(), String> {
             context! { signature => signature, about => format!("{} (describe it here)", module_name.replace('_', " ")) },
         )?,
     );
-    plan.register("src/commands/mod.rs", "modules", format!("pub mod {module_name};"));
+    plan.register(
+        "src/commands/mod.rs",
+        "modules",
+        format!("pub mod {module_name};"),
+    );
     plan.register(
         "src/commands/mod.rs",
         "commands",
@@ -811,6 +950,12 @@ fn test(plan: &mut Plan, app: &AppDir, raw: &str) -> Result<(), String> {
             .filter(|routes| routes.contains(&format!(".api_resource(\"{t}\"")))
             .map(|_| format!("/api/{t}"))
     });
+    // With a store request, an empty body is refused.
+    let validated = api_path.is_some()
+        && app.exists(&format!(
+            "src/requests/store_{}_request.rs",
+            snake_case(stem)
+        ));
     plan.file(
         format!("tests/{file}.rs"),
         render(
@@ -822,6 +967,7 @@ fn test(plan: &mut Plan, app: &AppDir, raw: &str) -> Result<(), String> {
                 app_type => &app.app_type,
                 table => table,
                 api_path => api_path,
+                validated => validated,
             },
         )?,
     );
@@ -844,10 +990,22 @@ mod tests {
 
     #[test]
     fn migration_names_say_what_they_do() {
-        assert!(matches!(infer_migration("create_posts_table"), MigrationKind::Create(t) if t == "posts"));
-        assert!(matches!(infer_migration("add_published_to_posts_table"), MigrationKind::Alter(t) if t == "posts"));
-        assert!(matches!(infer_migration("remove_votes_from_users_table"), MigrationKind::Alter(t) if t == "users"));
-        assert!(matches!(infer_migration("backfill_slugs"), MigrationKind::Blank));
-        assert!(matches!(infer_migration("create__table"), MigrationKind::Blank));
+        assert!(
+            matches!(infer_migration("create_posts_table"), MigrationKind::Create(t) if t == "posts")
+        );
+        assert!(
+            matches!(infer_migration("add_published_to_posts_table"), MigrationKind::Alter(t) if t == "posts")
+        );
+        assert!(
+            matches!(infer_migration("remove_votes_from_users_table"), MigrationKind::Alter(t) if t == "users")
+        );
+        assert!(matches!(
+            infer_migration("backfill_slugs"),
+            MigrationKind::Blank
+        ));
+        assert!(matches!(
+            infer_migration("create__table"),
+            MigrationKind::Blank
+        ));
     }
 }

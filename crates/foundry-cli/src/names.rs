@@ -5,13 +5,64 @@ pub(crate) use foundry_naming::{plural, snake_case, studly_case};
 
 /// Rust keywords (strict and reserved) and names cargo refuses for packages.
 const RESERVED: &[&str] = &[
-    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
-    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
-    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
-    "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
-    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+    "abstract",
+    "as",
+    "async",
+    "await",
+    "become",
+    "box",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "do",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "final",
+    "fn",
+    "for",
+    "gen",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "macro",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "override",
+    "priv",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "static",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "try",
+    "type",
+    "typeof",
+    "unsafe",
+    "unsized",
+    "use",
+    "virtual",
+    "where",
+    "while",
+    "yield",
     // Names that would shadow the framework or the standard library in the app's code.
-    "foundry", "std", "core", "alloc", "proc_macro", "test",
+    "foundry",
+    "std",
+    "core",
+    "alloc",
+    "proc_macro",
+    "test",
 ];
 
 /// Check a project name: a valid cargo package name that is not reserved.
@@ -54,7 +105,10 @@ pub(crate) fn type_name(input: &str) -> Result<String, String> {
     let valid = trimmed
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        && trimmed.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+        && trimmed
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic());
     if !valid {
         return Err(format!(
             "`{input}` is not a valid name: use letters, digits and `_`, starting with a letter, e.g. `BlogPost`"
@@ -133,8 +187,14 @@ mod tests {
     #[test]
     fn suffixes_are_added_once_and_removed() {
         assert_eq!(with_suffix("Post", "Controller"), "PostController");
-        assert_eq!(with_suffix("PostController", "Controller"), "PostController");
-        assert_eq!(with_suffix("Controller", "Controller"), "ControllerController");
+        assert_eq!(
+            with_suffix("PostController", "Controller"),
+            "PostController"
+        );
+        assert_eq!(
+            with_suffix("Controller", "Controller"),
+            "ControllerController"
+        );
         assert_eq!(without_suffix("PostFactory", "Factory"), "Post");
         assert_eq!(without_suffix("Factory", "Factory"), "Factory");
         assert_eq!(crate_ident("my-app"), "my_app");

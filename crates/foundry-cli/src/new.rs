@@ -65,7 +65,10 @@ impl Source {
         match self {
             Self::Checkout(root) => {
                 let path = root.join("crates").join(krate);
-                format!("{{ path = {} }}", toml::Value::from(path.display().to_string()))
+                format!(
+                    "{{ path = {} }}",
+                    toml::Value::from(path.display().to_string())
+                )
             }
             Self::Version(version) => toml::Value::from(version.as_str()).to_string(),
         }
@@ -110,7 +113,9 @@ pub(crate) fn run(args: &ArgMatches, cwd: &Path) -> Result<(), String> {
     let template = args
         .get_one::<String>("template")
         .map_or("api", String::as_str);
-    let db = args.get_one::<String>("db").map_or("sqlite", String::as_str);
+    let db = args
+        .get_one::<String>("db")
+        .map_or("sqlite", String::as_str);
     let krate = crate_ident(name);
     let app_type = studly_case(&krate);
     let ctx = context! {
@@ -124,7 +129,10 @@ pub(crate) fn run(args: &ArgMatches, cwd: &Path) -> Result<(), String> {
         testing_dep => source.dependency("foundry-testing"),
     };
     let module = |doc: &str, uses: &str, body: &str| {
-        render("new/mod.rs", context! { doc => doc, uses => uses, body => body })
+        render(
+            "new/mod.rs",
+            context! { doc => doc, uses => uses, body => body },
+        )
     };
     let mut plan = Plan::default();
     for (path, template_name) in [
@@ -143,7 +151,11 @@ pub(crate) fn run(args: &ArgMatches, cwd: &Path) -> Result<(), String> {
     }
     plan.file(
         "src/models/mod.rs",
-        module("The app's models. `foundry make:model` adds them here.", "", "")?,
+        module(
+            "The app's models. `foundry make:model` adds them here.",
+            "",
+            "",
+        )?,
     );
     plan.file(
         "src/controllers/mod.rs",
@@ -192,7 +204,11 @@ pub(crate) fn run(args: &ArgMatches, cwd: &Path) -> Result<(), String> {
         }
     }
     plan.apply(&dir, false)?;
-    let db_name = if db == "postgres" { "PostgreSQL" } else { "SQLite" };
+    let db_name = if db == "postgres" {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     println!(
         "Created {name} ({template} template, {db_name}) in {}",
         dir.display()
@@ -238,6 +254,9 @@ mod tests {
             path.dependency("foundry"),
             "{ path = \"/src/rustforge/crates/foundry\" }"
         );
-        assert_eq!(Source::Version("0.2".into()).dependency("foundry"), "\"0.2\"");
+        assert_eq!(
+            Source::Version("0.2".into()).dependency("foundry"),
+            "\"0.2\""
+        );
     }
 }

@@ -201,7 +201,8 @@ pub(crate) fn find_app(dir: &Path) -> Result<(PathBuf, String), String> {
 mod tests {
     use super::*;
 
-    const LIST: &str = "pub fn all() -> Vec<u8> {\n    vec![\n        1,\n        // foundry:items\n    ]\n}\n";
+    const LIST: &str =
+        "pub fn all() -> Vec<u8> {\n    vec![\n        1,\n        // foundry:items\n    ]\n}\n";
 
     #[test]
     fn lines_go_before_the_marker_with_its_indentation_once() {
@@ -232,21 +233,34 @@ mod tests {
         assert!(err.contains("src/post.rs already exists"), "{err}");
         assert!(err.contains("--force"), "{err}");
         assert!(!dir.path().join("src/comment.rs").exists());
-        assert_eq!(std::fs::read_to_string(dir.path().join("src/mod.rs")).unwrap(), LIST);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("src/mod.rs")).unwrap(),
+            LIST
+        );
 
         let mut broken = Plan::default();
         broken.file("src/tag.rs", "tag");
         broken.register("src/mod.rs", "missing", "3,");
         let err = broken.apply(dir.path(), false).unwrap_err();
-        assert!(err.contains("src/mod.rs has no `// foundry:missing` comment"), "{err}");
+        assert!(
+            err.contains("src/mod.rs has no `// foundry:missing` comment"),
+            "{err}"
+        );
         assert!(!dir.path().join("src/tag.rs").exists());
 
         let report = plan.apply(dir.path(), true).unwrap();
         assert_eq!(
             report,
-            ["overwrote src/post.rs", "created src/comment.rs", "updated src/mod.rs"]
+            [
+                "overwrote src/post.rs",
+                "created src/comment.rs",
+                "updated src/mod.rs"
+            ]
         );
-        assert_eq!(std::fs::read_to_string(dir.path().join("src/post.rs")).unwrap(), "new");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("src/post.rs")).unwrap(),
+            "new"
+        );
         let again = plan.apply(dir.path(), true).unwrap();
         assert!(!again.iter().any(|l| l.starts_with("updated")), "{again:?}");
     }

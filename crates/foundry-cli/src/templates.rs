@@ -5,28 +5,85 @@ use minijinja::{Environment, Value};
 
 /// Every template: its name and source.
 const TEMPLATES: &[(&str, &str)] = &[
-    ("new/Cargo.toml", include_str!("../templates/new/Cargo.toml.jinja")),
-    ("new/foundry.toml", include_str!("../templates/new/foundry.toml.jinja")),
-    ("new/.env.example", include_str!("../templates/new/env.example.jinja")),
-    ("new/.gitignore", include_str!("../templates/new/gitignore.jinja")),
-    ("new/main.rs", include_str!("../templates/new/main.rs.jinja")),
+    (
+        "new/Cargo.toml",
+        include_str!("../templates/new/Cargo.toml.jinja"),
+    ),
+    (
+        "new/foundry.toml",
+        include_str!("../templates/new/foundry.toml.jinja"),
+    ),
+    (
+        "new/.env.example",
+        include_str!("../templates/new/env.example.jinja"),
+    ),
+    (
+        "new/.gitignore",
+        include_str!("../templates/new/gitignore.jinja"),
+    ),
+    (
+        "new/main.rs",
+        include_str!("../templates/new/main.rs.jinja"),
+    ),
     ("new/lib.rs", include_str!("../templates/new/lib.rs.jinja")),
     ("new/app.rs", include_str!("../templates/new/app.rs.jinja")),
-    ("new/routes.rs", include_str!("../templates/new/routes.rs.jinja")),
-    ("new/welcome.html", include_str!("../templates/new/welcome.html.jinja")),
+    (
+        "new/routes.rs",
+        include_str!("../templates/new/routes.rs.jinja"),
+    ),
+    (
+        "new/welcome.html",
+        include_str!("../templates/new/welcome.html.jinja"),
+    ),
     ("new/mod.rs", include_str!("../templates/new/mod.rs.jinja")),
-    ("new/migrations.rs", include_str!("../templates/new/migrations.rs.jinja")),
-    ("new/test.rs", include_str!("../templates/new/test.rs.jinja")),
-    ("make/model.rs", include_str!("../templates/make/model.rs.jinja")),
-    ("make/migration.rs", include_str!("../templates/make/migration.rs.jinja")),
-    ("make/factory.rs", include_str!("../templates/make/factory.rs.jinja")),
-    ("make/seeder.rs", include_str!("../templates/make/seeder.rs.jinja")),
-    ("make/controller.rs", include_str!("../templates/make/controller.rs.jinja")),
-    ("make/request.rs", include_str!("../templates/make/request.rs.jinja")),
-    ("make/resource.rs", include_str!("../templates/make/resource.rs.jinja")),
-    ("make/middleware.rs", include_str!("../templates/make/middleware.rs.jinja")),
-    ("make/command.rs", include_str!("../templates/make/command.rs.jinja")),
-    ("make/test.rs", include_str!("../templates/make/test.rs.jinja")),
+    (
+        "new/migrations.rs",
+        include_str!("../templates/new/migrations.rs.jinja"),
+    ),
+    (
+        "new/test.rs",
+        include_str!("../templates/new/test.rs.jinja"),
+    ),
+    (
+        "make/model.rs",
+        include_str!("../templates/make/model.rs.jinja"),
+    ),
+    (
+        "make/migration.rs",
+        include_str!("../templates/make/migration.rs.jinja"),
+    ),
+    (
+        "make/factory.rs",
+        include_str!("../templates/make/factory.rs.jinja"),
+    ),
+    (
+        "make/seeder.rs",
+        include_str!("../templates/make/seeder.rs.jinja"),
+    ),
+    (
+        "make/controller.rs",
+        include_str!("../templates/make/controller.rs.jinja"),
+    ),
+    (
+        "make/request.rs",
+        include_str!("../templates/make/request.rs.jinja"),
+    ),
+    (
+        "make/resource.rs",
+        include_str!("../templates/make/resource.rs.jinja"),
+    ),
+    (
+        "make/middleware.rs",
+        include_str!("../templates/make/middleware.rs.jinja"),
+    ),
+    (
+        "make/command.rs",
+        include_str!("../templates/make/command.rs.jinja"),
+    ),
+    (
+        "make/test.rs",
+        include_str!("../templates/make/test.rs.jinja"),
+    ),
 ];
 
 /// Render the template `name` with `context`.

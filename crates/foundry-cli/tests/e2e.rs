@@ -59,8 +59,17 @@ fn ok(dir: &Path, args: &[&str]) -> String {
 fn refused(dir: &Path, args: &[&str], code: i32, expected: &str) {
     let output = foundry(dir, args);
     let all = text(&output);
-    assert_eq!(output.status.code(), Some(code), "foundry {}: {all}", args.join(" "));
-    assert!(all.contains(expected), "foundry {}: expected `{expected}` in:\n{all}", args.join(" "));
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "foundry {}: {all}",
+        args.join(" ")
+    );
+    assert!(
+        all.contains(expected),
+        "foundry {}: expected `{expected}` in:\n{all}",
+        args.join(" ")
+    );
 }
 
 fn cargo(app: &Path, args: &[&str]) -> Output {
@@ -110,21 +119,65 @@ async fn comments_are_validated_created_and_listed() {
 fn a_new_app_with_generated_files_builds_and_passes_its_tests() {
     let tmp = tempfile::tempdir().unwrap();
     let out = ok(tmp.path(), &["new", "e2e-shop"]);
-    assert!(out.contains("Created e2e-shop (api template, SQLite)"), "{out}");
+    assert!(
+        out.contains("Created e2e-shop (api template, SQLite)"),
+        "{out}"
+    );
     let app = tmp.path().join("e2e-shop");
 
     refused(tmp.path(), &["new", "e2e-shop"], 1, "already exists");
     refused(tmp.path(), &["new", "fn"], 1, "reserved word");
     refused(tmp.path(), &["new", "my.app"], 1, "`.` is not allowed");
-    refused(tmp.path(), &["new", "x", "--template", "desktop"], 2, "invalid value 'desktop'");
-    refused(tmp.path(), &["make:model", "Post"], 1, "is not a RustForge app");
+    refused(
+        tmp.path(),
+        &["new", "x", "--template", "desktop"],
+        2,
+        "invalid value 'desktop'",
+    );
+    refused(
+        tmp.path(),
+        &["make:model", "Post"],
+        1,
+        "is not a RustForge app",
+    );
 
-    ok(&app, &["make:model", "Post", "--fields", "title:string,body:text", "-mfsc"]);
+    ok(
+        &app,
+        &[
+            "make:model",
+            "Post",
+            "--fields",
+            "title:string,body:text",
+            "-mfsc",
+        ],
+    );
     ok(&app, &["make:request", "StorePostRequest"]);
     let out = ok(&app, &["make:migration", "add_published_to_posts_table"]);
-    assert!(out.contains("The column `published` is a nullable string"), "{out}");
-    ok(&app, &["make:controller", "PostController", "--api", "--requests", "--force"]);
-    ok(&app, &["make:model", "Comment", "--fields", "post_id:foreign,body:text", "--all", "--api"]);
+    assert!(
+        out.contains("The column `published` is a nullable string"),
+        "{out}"
+    );
+    ok(
+        &app,
+        &[
+            "make:controller",
+            "PostController",
+            "--api",
+            "--requests",
+            "--force",
+        ],
+    );
+    ok(
+        &app,
+        &[
+            "make:model",
+            "Comment",
+            "--fields",
+            "post_id:foreign,body:text",
+            "--all",
+            "--api",
+        ],
+    );
     ok(&app, &["make:resource", "PostResource"]);
     ok(&app, &["make:middleware", "EnsureJson"]);
     ok(&app, &["make:command", "SendDigest"]);
@@ -132,30 +185,85 @@ fn a_new_app_with_generated_files_builds_and_passes_its_tests() {
     ok(&app, &["make:test", "CommentTest"]);
     std::fs::write(app.join("tests/crud.rs"), CRUD_TEST).unwrap();
 
-    refused(&app, &["make:model", "Post"], 1, "src/models/post.rs already exists");
-    refused(&app, &["make:modle", "Tag"], 2, "did you mean `make:model`?");
-    refused(&app, &["make:job", "SendMail"], 1, "no queues component yet");
-    refused(&app, &["make:factory", "Ghost"], 1, "there is no model Ghost");
-    refused(&app, &["make:migration", "create_posts_table"], 1, "already exists");
+    refused(
+        &app,
+        &["make:model", "Post"],
+        1,
+        "src/models/post.rs already exists",
+    );
+    refused(
+        &app,
+        &["make:modle", "Tag"],
+        2,
+        "did you mean `make:model`?",
+    );
+    refused(
+        &app,
+        &["make:job", "SendMail"],
+        1,
+        "no queues component yet",
+    );
+    refused(
+        &app,
+        &["make:factory", "Ghost"],
+        1,
+        "there is no model Ghost",
+    );
+    refused(
+        &app,
+        &["make:migration", "create_posts_table"],
+        1,
+        "already exists",
+    );
 
     let routes = std::fs::read_to_string(app.join("src/routes.rs")).unwrap();
-    assert!(routes.contains(".api_resource(\"posts\", crate::controllers::post_controller::resource())"), "{routes}");
-    assert!(routes.contains(".api_resource(\"comments\", crate::controllers::comment_controller::resource())"), "{routes}");
+    assert!(
+        routes
+            .contains(".api_resource(\"posts\", crate::controllers::post_controller::resource())"),
+        "{routes}"
+    );
+    assert!(
+        routes.contains(
+            ".api_resource(\"comments\", crate::controllers::comment_controller::resource())"
+        ),
+        "{routes}"
+    );
     let migrations = std::fs::read_to_string(app.join("migrations/mod.rs")).unwrap();
-    let create = migrations.find("create_posts_table::CreatePostsTable").unwrap();
-    let alter = migrations.find("add_published_to_posts_table::AddPublishedToPostsTable").unwrap();
-    assert!(create < alter, "migrations register in the order they were made:\n{migrations}");
+    let create = migrations
+        .find("create_posts_table::CreatePostsTable")
+        .unwrap();
+    let alter = migrations
+        .find("add_published_to_posts_table::AddPublishedToPostsTable")
+        .unwrap();
+    assert!(
+        create < alter,
+        "migrations register in the order they were made:\n{migrations}"
+    );
     let test = std::fs::read_to_string(app.join("tests/comment_test.rs")).unwrap();
-    assert!(test.contains("app.get(\"/api/comments\").await.assert_ok();"), "{test}");
+    assert!(
+        test.contains("app.get(\"/api/comments\").await.assert_ok();"),
+        "{test}"
+    );
+    assert!(
+        test.contains("app.post_json(\"/api/comments\", &json!({})).await.assert_unprocessable();"),
+        "{test}"
+    );
 
-    if !checkout().join("crates/foundry-testing/Cargo.toml").is_file() {
+    if !checkout()
+        .join("crates/foundry-testing/Cargo.toml")
+        .is_file()
+    {
         // Generated tests use foundry-testing; without it in this checkout the app cannot
         // resolve its dev-dependencies, so there is nothing more to build.
         eprintln!("crates/foundry-testing is not in this checkout: not building the generated app");
         return;
     }
     let build = cargo(&app, &["build"]);
-    assert!(build.status.success(), "cargo build in the new app:\n{}", text(&build));
+    assert!(
+        build.status.success(),
+        "cargo build in the new app:\n{}",
+        text(&build)
+    );
     let test = cargo(&app, &["test"]);
     let out = text(&test);
     assert!(test.status.success(), "cargo test in the new app:\n{out}");
@@ -165,20 +273,31 @@ fn a_new_app_with_generated_files_builds_and_passes_its_tests() {
         "comment_works",
         "comments_are_validated_created_and_listed",
     ] {
-        assert!(out.contains(&format!("test {name} ... ok")), "{name} did not pass:\n{out}");
+        assert!(
+            out.contains(&format!("test {name} ... ok")),
+            "{name} did not pass:\n{out}"
+        );
     }
 
     // The app binary: migrations and seeders run (comments take the first post's id).
     let binary = target_dir().join("debug/e2e-shop");
     let database = format!("sqlite://{}", tmp.path().join("e2e.sqlite").display());
-    for args in [&["migrate"][..], &["db:seed"], &["app:send-digest", "--name", "Ada"]] {
+    for args in [
+        &["migrate"][..],
+        &["db:seed"],
+        &["app:send-digest", "--name", "Ada"],
+    ] {
         let output = Command::new(&binary)
             .current_dir(&app)
             .args(args)
             .env("FOUNDRY_DATABASE__URL", &database)
             .output()
             .unwrap();
-        assert!(output.status.success(), "e2e-shop {args:?}:\n{}", text(&output));
+        assert!(
+            output.status.success(),
+            "e2e-shop {args:?}:\n{}",
+            text(&output)
+        );
         let all = text(&output);
         match args[0] {
             "migrate" => assert!(all.contains("_create_comments_table"), "{all}"),

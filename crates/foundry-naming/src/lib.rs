@@ -187,7 +187,15 @@ mod tests {
         ] {
             assert_eq!(singular(plural_form), single, "{plural_form}");
         }
-        for word in ["post", "category", "box", "address", "person", "blog_post", "news"] {
+        for word in [
+            "post",
+            "category",
+            "box",
+            "address",
+            "person",
+            "blog_post",
+            "news",
+        ] {
             assert_eq!(singular(&plural(word)), word, "round trip of {word}");
         }
     }
@@ -202,7 +210,11 @@ mod tests {
             ("HTTPLog", "http_log", "HttpLog"),
             ("Post2", "post2", "Post2"),
             ("post", "post", "Post"),
-            ("Store Post Request", "store_post_request", "StorePostRequest"),
+            (
+                "Store Post Request",
+                "store_post_request",
+                "StorePostRequest",
+            ),
         ] {
             assert_eq!(snake_case(input), snake, "{input}");
             assert_eq!(studly_case(input), studly, "{input}");
