@@ -350,7 +350,7 @@ fn model(
             plan,
             app,
             &name,
-            MigrationKind::Create(table.clone()),
+            &MigrationKind::Create(table.clone()),
             &fields,
             false,
         )?;
@@ -459,7 +459,7 @@ fn migration(
             ));
         }
     }
-    migration_plan(plan, app, &name, kind, &fields, force)
+    migration_plan(plan, app, &name, &kind, &fields, force)
 }
 
 /// A migration timestamp (`2026_11_22_063000`): now, or one second after the newest
@@ -507,7 +507,7 @@ fn migration_plan(
     plan: &mut Plan,
     app: &AppDir,
     name: &str,
-    kind: MigrationKind,
+    kind: &MigrationKind,
     fields: &[Field],
     force: bool,
 ) -> Result<(), String> {
@@ -527,7 +527,7 @@ fn migration_plan(
         }
         None => format!("{}_{name}", next_timestamp(app)),
     };
-    let (kind_name, table, doc) = match &kind {
+    let (kind_name, table, doc) = match kind {
         MigrationKind::Create(t) => ("create", t.as_str(), format!("Creates the `{t}` table.")),
         MigrationKind::Alter(t) => ("alter", t.as_str(), format!("Changes the `{t}` table.")),
         MigrationKind::Blank => ("blank", "", format!("The `{name}` migration.")),

@@ -193,7 +193,7 @@ pub(crate) fn run(args: &ArgMatches, cwd: &Path) -> Result<(), String> {
     if template == "web" {
         plan.file(
             "resources/views/welcome.html",
-            render("new/welcome.html", ctx.clone())?,
+            render("new/welcome.html", ctx)?,
         );
     }
     if let Source::Checkout(root) = &source {
