@@ -1,18 +1,30 @@
 //! `foundry`: the RustForge command.
 //!
-//! It owns the commands that work without an app (`--help`, `--version`; project creation and
-//! generators come later) and forwards every other command to the app in the current
-//! directory by running `cargo run --quiet -- <command> <args>` there, so `foundry migrate`
-//! is the app binary's own `migrate`.
+//! It owns project creation (`foundry new`), the generators (`foundry make:*`), `--help` and
+//! `--version`, and forwards every other command to the app in the current directory by
+//! running `cargo run --quiet -- <command> <args>` there, so `foundry migrate` is the app
+//! binary's own `migrate`.
+
+mod fields;
+mod generate;
+mod names;
+mod new;
+mod scaffold;
+mod templates;
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
 const USAGE: &str = "\
 foundry: the RustForge command
 
 Usage:
+  foundry new <name> [--template api|web] [--db sqlite|postgres]
+                                create an app in ./<name>
+  foundry make:<thing> <Name>   generate a file in the app in the current directory:
+                                model, migration, controller, request, resource, seeder,
+                                factory, middleware, command, test (`--help` on each)
   foundry <command> [args...]   run a command of the app in the current directory
                                 (forwarded as `cargo run --quiet -- <command> [args...]`)
   foundry --help                show this help
@@ -23,7 +35,8 @@ Inside an app, `foundry list` shows every command the app has (serve, about, rou
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    match args.first().and_then(|a| a.to_str()) {
+    let first = args.first().and_then(|a| a.to_str()).map(str::to_owned);
+    match first.as_deref() {
         Some("--version" | "-V") => {
             println!("foundry {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
@@ -41,8 +54,33 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match find_app(&cwd) {
-        Ok(app) => forward(&app, &args),
+    match first.as_deref() {
+        Some("new") => match new::command().try_get_matches_from(&args) {
+            Ok(matches) => report(new::run(&matches, &cwd)),
+            Err(err) => usage(&err),
+        },
+        Some(name) if name.starts_with("make:") || name == "make" => {
+            match generate::run(name, &args[1..], &cwd) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(generate::Failure::Usage(err)) => usage(&err),
+                Err(generate::Failure::Unknown(message)) => {
+                    eprintln!("error: {message}");
+                    ExitCode::from(2)
+                }
+                Err(generate::Failure::Refused(message)) => report(Err(message)),
+            }
+        }
+        _ => match scaffold::find_app(&cwd) {
+            Ok((app, _)) => forward(&app, &args),
+            Err(message) => report(Err(message)),
+        },
+    }
+}
+
+/// Exit 0, or print `error: …` and exit 1.
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
@@ -50,37 +88,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The app directory: the current directory when its `Cargo.toml` declares a package that
-/// depends on `foundry`.
-fn find_app(dir: &Path) -> Result<PathBuf, String> {
-    let manifest = dir.join("Cargo.toml");
-    let hint = "run `foundry` from the directory of a RustForge app (the one with its Cargo.toml and foundry.toml)";
-    let text = std::fs::read_to_string(&manifest).map_err(|_| {
-        format!(
-            "{} is not a RustForge app: there is no Cargo.toml; {hint}",
-            dir.display()
-        )
-    })?;
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|err| format!("cannot parse {}: {err}", manifest.display()))?;
-    if !doc.contains_key("package") {
-        return Err(format!(
-            "{} is not a RustForge app: its Cargo.toml has no [package] (a workspace root?); {hint}",
-            dir.display()
-        ));
-    }
-    let depends = ["dependencies", "dev-dependencies"]
-        .iter()
-        .filter_map(|section| doc.get(*section).and_then(toml::Value::as_table))
-        .any(|deps| deps.contains_key("foundry"));
-    if !depends {
-        return Err(format!(
-            "{} is not a RustForge app: its Cargo.toml does not depend on `foundry`; {hint}",
-            dir.display()
-        ));
-    }
-    Ok(dir.to_path_buf())
+/// clap's own output for `--help` and bad arguments, with its exit code.
+fn usage(err: &clap::Error) -> ExitCode {
+    let _ = err.print();
+    ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2))
 }
 
 /// Run the app's binary with the arguments; its exit status becomes ours.

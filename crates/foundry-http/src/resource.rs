@@ -327,58 +327,7 @@ impl<S: Clone + Send + Sync + 'static> Resource<S> {
 
 /// The route parameter for a resource segment: singular, snake_case (`blog-posts` → `blog_post`).
 pub fn singular(word: &str) -> String {
-    let word = word.replace('-', "_");
-    let last = word.rsplit('_').next().unwrap_or(&word);
-    if [
-        "news",
-        "series",
-        "species",
-        "information",
-        "equipment",
-        "feedback",
-        "media",
-    ]
-    .contains(&last)
-    {
-        return word;
-    }
-    let irregular = [
-        ("people", "person"),
-        ("children", "child"),
-        ("men", "man"),
-        ("women", "woman"),
-        ("mice", "mouse"),
-        ("geese", "goose"),
-        ("data", "datum"),
-    ];
-    for (plural, single) in irregular {
-        if let Some(stem) = word.strip_suffix(plural)
-            && (stem.is_empty() || stem.ends_with('_'))
-        {
-            return format!("{stem}{single}");
-        }
-    }
-    for (suffix, replacement) in [
-        ("ies", "y"),
-        ("sses", "ss"),
-        ("shes", "sh"),
-        ("ches", "ch"),
-        ("xes", "x"),
-        ("zes", "z"),
-        ("oes", "o"),
-    ] {
-        if let Some(stem) = word.strip_suffix(suffix)
-            && !stem.is_empty()
-        {
-            return format!("{stem}{replacement}");
-        }
-    }
-    match word.strip_suffix('s') {
-        Some(stem) if !stem.is_empty() && !stem.ends_with('s') && !word.ends_with("us") => {
-            stem.to_owned()
-        }
-        _ => word,
-    }
+    foundry_naming::singular(&word.replace('-', "_"))
 }
 
 #[cfg(test)]
@@ -547,7 +496,7 @@ mod tests {
             ("status", "status"),
             ("news", "news"),
             ("tv-series", "tv_series"),
-            ("data", "datum"),
+            ("data", "data"),
         ] {
             assert_eq!(singular(plural), single, "{plural}");
         }

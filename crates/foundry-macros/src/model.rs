@@ -93,72 +93,6 @@ fn is_string(ty: &Type) -> bool {
     matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "String"))
 }
 
-fn snake_case(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::new();
-    for (i, c) in chars.iter().enumerate() {
-        if c.is_uppercase() {
-            let prev_lower =
-                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if i > 0 && (prev_lower || (next_lower && chars[i - 1].is_uppercase())) {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(*c);
-        }
-    }
-    out
-}
-
-/// Keep in step with `foundry_db::plural`.
-fn plural(word: &str) -> String {
-    const IRREGULAR: &[(&str, &str)] = &[
-        ("person", "people"),
-        ("man", "men"),
-        ("woman", "women"),
-        ("child", "children"),
-        ("mouse", "mice"),
-        ("goose", "geese"),
-        ("foot", "feet"),
-        ("tooth", "teeth"),
-    ];
-    const UNCOUNTABLE: &[&str] = &[
-        "data",
-        "equipment",
-        "information",
-        "media",
-        "news",
-        "series",
-        "species",
-        "sheep",
-        "fish",
-    ];
-    let (head, last) = match word.rfind('_') {
-        Some(i) => (&word[..=i], &word[i + 1..]),
-        None => ("", word),
-    };
-    if UNCOUNTABLE.contains(&last) {
-        return word.to_owned();
-    }
-    if let Some((_, p)) = IRREGULAR.iter().find(|(s, _)| *s == last) {
-        return format!("{head}{p}");
-    }
-    let vowel_y = ["ay", "ey", "oy", "uy"].iter().any(|s| last.ends_with(s));
-    let plural = if last.ends_with('y') && !vowel_y {
-        format!("{}ies", &last[..last.len() - 1])
-    } else if ["s", "x", "z", "ch", "sh"]
-        .iter()
-        .any(|s| last.ends_with(s))
-    {
-        format!("{last}es")
-    } else {
-        format!("{last}s")
-    };
-    format!("{head}{plural}")
-}
-
 pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let o = parse_options(input)?;
     let name = &input.ident;
@@ -228,7 +162,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let table = o
         .table
         .clone()
-        .unwrap_or_else(|| plural(&snake_case(&name_str)));
+        .unwrap_or_else(|| foundry_naming::table_name(&name_str));
     let pk = o.primary_key.clone().unwrap_or_else(|| "id".to_owned());
     let Some(pk_field) = fields.iter().find(|f| f.ident == pk) else {
         return Err(syn::Error::new_spanned(

@@ -35,6 +35,10 @@ use foundry_core::{BoxFuture, Config, ConfigError};
 
 use crate::kernel::{BootError, Kernel};
 
+/// clap, which command definitions are written with (`foundry::cli::clap::Command`), so an
+/// app needs no clap dependency of its own.
+pub use clap;
+
 /// The error a command returns; printed as `error: …` with its causes, exit status 1.
 pub type CommandError = Box<dyn std::error::Error + Send + Sync>;
 
