@@ -306,3 +306,51 @@ fn a_new_app_with_generated_files_builds_and_passes_its_tests() {
         }
     }
 }
+
+#[test]
+fn a_web_app_for_postgres_builds_and_passes_its_test() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ok(
+        tmp.path(),
+        &["new", "e2e-site", "--template", "web", "--db", "postgres"],
+    );
+    assert!(
+        out.contains("Created e2e-site (web template, PostgreSQL)"),
+        "{out}"
+    );
+    let app = tmp.path().join("e2e-site");
+    assert!(app.join("resources/views/welcome.html").is_file());
+    let env = std::fs::read_to_string(app.join(".env.example")).unwrap();
+    assert!(env.contains("FOUNDRY_DATABASE__URL=postgres://"), "{env}");
+    ok(
+        &app,
+        &[
+            "make:model",
+            "Page",
+            "--fields",
+            "title:string,body:text",
+            "-m",
+            "--resource",
+        ],
+    );
+    let routes = std::fs::read_to_string(app.join("src/routes.rs")).unwrap();
+    assert!(
+        routes.contains(".resource(\"pages\", crate::controllers::page_controller::resource())"),
+        "{routes}"
+    );
+
+    if !checkout()
+        .join("crates/foundry-testing/Cargo.toml")
+        .is_file()
+    {
+        eprintln!("crates/foundry-testing is not in this checkout: not building the generated app");
+        return;
+    }
+    let test = cargo(&app, &["test"]);
+    let out = text(&test);
+    assert!(test.status.success(), "cargo test in the new app:\n{out}");
+    assert!(
+        out.contains("test the_welcome_page_answers ... ok"),
+        "{out}"
+    );
+}
