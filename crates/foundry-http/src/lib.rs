@@ -16,13 +16,17 @@ pub mod routing;
 pub mod server;
 pub mod signed;
 pub mod stack;
+#[cfg(feature = "views")]
+pub mod views;
 
 pub use extract::{Form, Json, Path, Query};
 pub use method_override::MethodOverrideLayer;
 pub use middleware::{MiddlewareRegistry, RouteFlag};
-pub use render::{ErrorRenderer, wants_json};
+pub use render::{ErrorPage, ErrorPages, ErrorRenderer, wants_json};
 pub use resource::{Action, Resource};
 pub use routing::{Group, RouteError, RouteInfo, Routes};
 pub use server::{Shutdown, serve, shutdown_signal};
 pub use signed::ValidateSignatureLayer;
 pub use stack::{AppService, HttpConfig, Stack};
+#[cfg(feature = "views")]
+pub use views::{View, Views};
