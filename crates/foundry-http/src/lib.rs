@@ -12,6 +12,7 @@ pub mod method_override;
 pub mod middleware;
 pub mod render;
 pub mod resource;
+pub mod respond;
 pub mod routing;
 pub mod server;
 pub mod signed;

@@ -2,14 +2,13 @@
 
 use axum::http::{StatusCode, Uri, header};
 use foundry::db::pagination::{PageRequest, Paginator};
-use foundry::db::{Db, ModelExt, RelationExt};
-use foundry::http::render::escape;
+use foundry::db::{Db, ModelExt};
 use foundry::prelude::*;
 use foundry::validation::{Validate, Validated};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::models::{Comment, Post, User};
+use crate::models::Post;
 
 /// Posts per page, in the API and on the HTML list.
 pub const PER_PAGE: u64 = 10;
@@ -98,80 +97,18 @@ pub async fn destroy(Service(db): Service<Db>, Path(id): Path<i64>) -> Result<St
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /posts`: the HTML list.
-pub async fn list_page(
-    State(ctx): State<AppContext>,
-    Service(db): Service<Db>,
-    uri: Uri,
-) -> Result<Html<String>> {
+/// `GET /posts`: the HTML list (`resources/views/posts/index.html`).
+pub async fn list_page(views: Views, Service(db): Service<Db>, uri: Uri) -> Result<View> {
     let posts = latest_posts(&db, &uri).await?;
-    let mut items = String::new();
-    for post in &posts.data {
-        let author = post
-            .loaded_one::<User>("author")?
-            .map_or("unknown", |u| u.name.as_str());
-        let comments = post
-            .relations
-            .extra()
-            .get("comments_count")
-            .and_then(|c| c.as_i64())
-            .unwrap_or(0);
-        let href = ctx.urls().route("posts.show", [("post", post.id)])?;
-        items.push_str(&format!(
-            "<li><a href=\"{}\">{}</a> <small>by {} · {} comment(s)</small></li>\n",
-            escape(&href),
-            escape(&post.title),
-            escape(author),
-            comments
-        ));
-    }
-    let mut nav = String::new();
-    if posts.current_page > 1 {
-        let prev = ctx
-            .urls()
-            .route("posts.index", [("page", posts.current_page - 1)])?;
-        nav.push_str(&format!("<a href=\"{}\">← newer</a> ", escape(&prev)));
-    }
-    if posts.current_page < posts.last_page() {
-        let next = ctx
-            .urls()
-            .route("posts.index", [("page", posts.current_page + 1)])?;
-        nav.push_str(&format!("<a href=\"{}\">older →</a>", escape(&next)));
-    }
-    Ok(Html(crate::layout(
-        "Posts",
-        &format!("<h1>Posts</h1>\n<ul>\n{items}</ul>\n<nav>{nav}</nav>"),
-    )))
+    views.render("posts.index", json!({ "posts": posts })).await
 }
 
-/// `GET /posts/{post}`: one post with its comments.
-pub async fn show_page(Service(db): Service<Db>, Path(id): Path<i64>) -> Result<Html<String>> {
+/// `GET /posts/{post}`: one post with its comments (`resources/views/posts/show.html`).
+pub async fn show_page(
+    views: Views,
+    Service(db): Service<Db>,
+    Path(id): Path<i64>,
+) -> Result<View> {
     let post = find_with_comments(&db, id).await?;
-    let author = post
-        .loaded_one::<User>("author")?
-        .map_or("unknown", |u| u.name.as_str());
-    let mut comments = String::new();
-    for comment in post.loaded_many::<Comment>("comments")? {
-        let by = comment
-            .loaded_one::<User>("author")?
-            .map_or("unknown", |u| u.name.as_str());
-        comments.push_str(&format!(
-            "<li>{} <small>— {}</small></li>\n",
-            escape(&comment.body),
-            escape(by)
-        ));
-    }
-    let body: String = post
-        .body
-        .split("\n\n")
-        .map(|p| format!("<p>{}</p>\n", escape(p)))
-        .collect();
-    Ok(Html(crate::layout(
-        &post.title,
-        &format!(
-            "<article><h1>{}</h1><p><small>by {}</small></p>\n{body}</article>\n<h2>Comments</h2>\n<ul>\n{comments}</ul>\n<p><a href=\"/posts\">All posts</a></p>",
-            escape(&post.title),
-            escape(author)
-        ),
-    )))
+    views.render("posts.show", json!({ "post": post })).await
 }

@@ -248,9 +248,23 @@ async fn html_pages_list_posts_and_show_comments_escaped() {
         "three comments: {with_comments}"
     );
 
-    let (status, headers, _) = send(&kernel, page("/posts/999")).await;
+    assert!(
+        post.contains("<nav><a href=\"/posts\">Posts</a>"),
+        "pages share the layout: {post}"
+    );
+
+    // The blog's own 404 page (resources/views/errors/404.html), inside the layout.
+    let (status, headers, missing) = send(&kernel, page("/posts/999")).await;
     assert_eq!(
         (status, headers[header::CONTENT_TYPE].to_str().unwrap()),
         (StatusCode::NOT_FOUND, "text/html; charset=utf-8")
+    );
+    assert!(
+        missing.contains("Nothing lives at this address") && missing.contains("<nav>"),
+        "{missing}"
+    );
+    assert!(
+        missing.contains(headers["x-request-id"].to_str().unwrap()),
+        "the page shows the request id: {missing}"
     );
 }
