@@ -19,6 +19,7 @@ use serde_json::json;
 pub mod migrations;
 pub mod models;
 pub mod posts;
+pub mod resources;
 pub mod seed;
 
 /// The blog application.
