@@ -65,6 +65,12 @@ mod guides {
     struct Cli;
     #[doc = include_str!("../../../docs/http.md")]
     struct Http;
+    #[cfg(feature = "views")]
+    #[doc = include_str!("../../../docs/views.md")]
+    struct Views;
+    #[cfg(all(feature = "db", feature = "views"))]
+    #[doc = include_str!("../../../docs/responses.md")]
+    struct Responses;
 }
 
 /// The framework's version.

@@ -85,6 +85,8 @@ fn old(state: &State<'_, '_>, field: &str, default: Option<Value>) -> Value {
 /// `__("Welcome, :name", name="Ada")`: the translation of a key with its placeholders
 /// replaced. Until translations exist the key is its own translation. As in Laravel,
 /// `:Name` capitalises the value and `:NAME` upper-cases it.
+// minijinja passes keyword arguments by value.
+#[allow(clippy::needless_pass_by_value)]
 fn translate(key: &str, replace: Kwargs) -> Result<String, Error> {
     let mut names: Vec<&str> = replace.args().collect();
     // Longest first, so `:name` does not eat the start of `:names`.

@@ -40,7 +40,9 @@ use foundry_core::{AppContext, Environment, UrlGenerator};
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
-use minijinja::{AutoEscape, Value};
+use minijinja::AutoEscape;
+/// A template value (`Value::from_object(ErrorBag::new(…))`, …).
+pub use minijinja::Value;
 use serde::{Deserialize, Serialize};
 
 pub use helpers::ErrorBag;
