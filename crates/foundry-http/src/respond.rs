@@ -64,6 +64,18 @@ impl Redirect {
         urls.route(name, params).map(Self::to)
     }
 
+    /// Back where the request came from (its `Referer`), Laravel's `back()`. Only a referer
+    /// on this app (under `[app] url`, or a plain path) is followed, so a link from another
+    /// site cannot turn the app into a redirector; otherwise `fallback`.
+    pub fn back(headers: &http::HeaderMap, urls: &UrlGenerator, fallback: &str) -> Self {
+        let home = urls.to("/");
+        let referer = headers
+            .get(http::header::REFERER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|r| r.starts_with(&home) || (r.starts_with('/') && !r.starts_with("//")));
+        Self::to(referer.unwrap_or(fallback))
+    }
+
     /// `301 Moved Permanently`.
     pub fn permanent(mut self) -> Self {
         self.status = StatusCode::MOVED_PERMANENTLY;
@@ -310,6 +322,27 @@ mod tests {
         assert_eq!(redirect.location(), "/posts/5?tab=2");
         let err = Redirect::route(&urls, "posts.shwo", [("post", 5)]).unwrap_err();
         assert!(err.to_string().contains("posts.show"), "{err}");
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(Redirect::back(&headers, &urls, "/home").location(), "/home");
+        headers.insert(
+            http::header::REFERER,
+            HeaderValue::from_static("http://127.0.0.1:8000/posts?page=2"),
+        );
+        assert_eq!(
+            Redirect::back(&headers, &urls, "/home").location(),
+            "http://127.0.0.1:8000/posts?page=2"
+        );
+        headers.insert(
+            http::header::REFERER,
+            HeaderValue::from_static("https://evil.test/phish"),
+        );
+        assert_eq!(Redirect::back(&headers, &urls, "/home").location(), "/home");
+        headers.insert(
+            http::header::REFERER,
+            HeaderValue::from_static("//evil.test/phish"),
+        );
+        assert_eq!(Redirect::back(&headers, &urls, "/home").location(), "/home");
+
         assert_eq!(
             Redirect::to("/bad\nheader").into_response().status(),
             StatusCode::INTERNAL_SERVER_ERROR

@@ -216,18 +216,22 @@ impl Views {
     }
 
     /// An engine over templates given in code (tests, mail, tools), with the app's helpers.
-    pub fn from_templates<I, N, S>(config: &Config, urls: &UrlGenerator, templates: I) -> Self
+    pub fn from_templates<I, N, S>(
+        config: &Config,
+        urls: &UrlGenerator,
+        templates: I,
+    ) -> Result<Self, foundry_core::ConfigError>
     where
         I: IntoIterator<Item = (N, S)>,
         N: Into<String>,
         S: Into<String>,
     {
-        let settings: ViewsConfig = config.section("views").unwrap_or_default();
+        let settings: ViewsConfig = config.section("views")?;
         let map = templates
             .into_iter()
             .map(|(n, s)| (n.into(), Cow::Owned(s.into())))
             .collect();
-        ViewsBuilder::new(config, urls, &settings).memory(map, "the given templates".into())
+        Ok(ViewsBuilder::new(config, urls, &settings).memory(map, "the given templates".into()))
     }
 
     /// Whether templates are re-read when they change.

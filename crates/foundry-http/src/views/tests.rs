@@ -25,6 +25,7 @@ fn views(templates: &[(&str, &str)]) -> Views {
         &urls(),
         templates.iter().copied(),
     )
+    .unwrap()
 }
 
 const LAYOUT: &str = "<title>{% block title %}{% endblock %} | {{ config('app.name') }}</title>\n\
@@ -251,4 +252,19 @@ fn error_pages_come_from_templates_when_there_is_one() {
             "{page}"
         );
     }
+}
+
+#[test]
+fn a_bad_views_section_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = config(dir.path(), &[("FOUNDRY_VIEWS__HOT_RELOAD", "sometimes")]);
+    let err = Views::for_app(&bad, &urls(), &[]).unwrap_err();
+    assert!(err.to_string().contains("views.hot_reload"), "{err}");
+    std::fs::write(
+        dir.path().join("foundry.toml"),
+        "[views]\ntemplates = \"x\"\n",
+    )
+    .unwrap();
+    let err = Views::from_templates(&config(dir.path(), &[]), &urls(), [("a", "b")]).unwrap_err();
+    assert!(err.to_string().contains("templates"), "{err}");
 }
