@@ -131,7 +131,9 @@ impl<T> Paginator<T> {
         self.total.div_ceil(self.per_page).max(1)
     }
 
-    fn item_range(&self) -> (Option<u64>, Option<u64>) {
+    /// The 1-based positions of the first and last item on this page (`from`, `to`); `None`
+    /// for an empty page.
+    pub fn item_range(&self) -> (Option<u64>, Option<u64>) {
         if self.data.is_empty() {
             return (None, None);
         }
@@ -139,8 +141,14 @@ impl<T> Paginator<T> {
         (Some(from), Some(from + self.data.len() as u64 - 1))
     }
 
-    fn page_url(&self, page: u64) -> String {
+    /// The URL of another page (`/posts?page=3`).
+    pub fn page_url(&self, page: u64) -> String {
         self.request.url("page", &page.to_string())
+    }
+
+    /// The URL without the query string (Laravel's `path`).
+    pub fn path(&self) -> &str {
+        &self.request.path
     }
 
     /// Laravel's `links`: previous, a window of pages with `...`, next.

@@ -4,25 +4,38 @@
 //! axum stays visible: handlers are axum handlers, middleware are tower layers, and
 //! [`Routes`] builds a plain `axum::Router`.
 
+#[cfg(feature = "db")]
+pub mod binding;
 pub mod constraint;
 pub mod extract;
 pub mod front;
 pub mod health;
+#[cfg(feature = "db")]
+pub mod json_resource;
 pub mod method_override;
 pub mod middleware;
 pub mod render;
 pub mod resource;
+pub mod respond;
 pub mod routing;
 pub mod server;
 pub mod signed;
 pub mod stack;
+#[cfg(feature = "views")]
+pub mod views;
 
+#[cfg(feature = "db")]
+pub use binding::{Bound, RouteKey, WithTrashed};
 pub use extract::{Form, Json, Path, Query};
+#[cfg(feature = "db")]
+pub use json_resource::{Fields, JsonResource, ResourceResponse};
 pub use method_override::MethodOverrideLayer;
 pub use middleware::{MiddlewareRegistry, RouteFlag};
-pub use render::{ErrorRenderer, wants_json};
+pub use render::{ErrorPage, ErrorPages, ErrorRenderer, wants_json};
 pub use resource::{Action, Resource};
 pub use routing::{Group, RouteError, RouteInfo, Routes};
 pub use server::{Shutdown, serve, shutdown_signal};
 pub use signed::ValidateSignatureLayer;
 pub use stack::{AppService, HttpConfig, Stack};
+#[cfg(feature = "views")]
+pub use views::{View, Views};

@@ -24,12 +24,38 @@ use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue
 
 const X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
 
+/// What an HTML error page shows.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorPage<'a> {
+    /// The status code.
+    pub status: u16,
+    /// The status's title ("Not Found", "Page Expired", …).
+    pub title: &'a str,
+    /// The public message.
+    pub message: &'a str,
+    /// The request id, when there is one.
+    pub request_id: Option<&'a str>,
+    /// Validation errors by field.
+    pub errors: Option<&'a [(String, Vec<String>)]>,
+    /// The private error chain: empty outside debug mode.
+    pub debug_chain: &'a [String],
+    /// The app's name.
+    pub app_name: &'a str,
+}
+
+/// The app's own error pages (e.g. `errors/404.html` templates); `None` means the default page.
+pub trait ErrorPages: Send + Sync {
+    /// The page for this error, or `None` to use the default one.
+    fn render_page(&self, page: &ErrorPage<'_>) -> Option<String>;
+}
+
 /// Renders error responses; shared by every request.
 #[derive(Clone)]
 pub struct ErrorRenderer {
     debug: bool,
     app_name: Arc<str>,
     pub(crate) json_routes: Option<Arc<matchit::Router<()>>>,
+    pages: Option<Arc<dyn ErrorPages>>,
 }
 
 impl std::fmt::Debug for ErrorRenderer {
@@ -38,6 +64,7 @@ impl std::fmt::Debug for ErrorRenderer {
             .field("debug", &self.debug)
             .field("app_name", &self.app_name)
             .field("json_routes", &self.json_routes.is_some())
+            .field("pages", &self.pages.is_some())
             .finish()
     }
 }
@@ -49,7 +76,14 @@ impl ErrorRenderer {
             debug,
             app_name: app_name.into(),
             json_routes: None,
+            pages: None,
         }
+    }
+
+    /// HTML error pages come from `pages` when it has one for the status.
+    pub fn with_pages(mut self, pages: Arc<dyn ErrorPages>) -> Self {
+        self.pages = Some(pages);
+        self
     }
 
     /// Errors of requests to these path templates (`/api/posts/{post}`) render as JSON.
@@ -119,7 +153,8 @@ impl ErrorRenderer {
                 "application/json",
             )
         } else {
-            let page = self.html_page(&report, parts.status.as_u16(), shown_id);
+            // Every page shows the request id: a user quoting it helps support find the logs.
+            let page = self.html_page(&report, parts.status.as_u16(), request_id);
             (page.into_bytes(), "text/html; charset=utf-8")
         };
         parts
@@ -129,46 +164,104 @@ impl ErrorRenderer {
         Response::from_parts(parts, Body::from(body))
     }
 
-    /// The HTML error page; server errors show the request id, for support requests.
+    /// The HTML error page: the app's own for the status when it has one, else the default.
     pub fn html_page(&self, report: &ErrorReport, status: u16, request_id: Option<&str>) -> String {
-        let title = format!("{status} | {}", escape(report.message()));
-        let mut details = String::new();
-        if let Some(errors) = report.errors() {
-            details.push_str("<ul class=\"errors\">");
-            for (_, messages) in errors {
-                for message in messages {
-                    details.push_str(&format!("<li>{}</li>", escape(message)));
-                }
+        let chain = report.chain();
+        let page = ErrorPage {
+            status,
+            title: status_title(status),
+            message: report.message(),
+            request_id,
+            errors: report.errors(),
+            debug_chain: if self.debug && chain.len() > 1 {
+                chain
+            } else {
+                &[]
+            },
+            app_name: &self.app_name,
+        };
+        if let Some(html) = self.pages.as_ref().and_then(|p| p.render_page(&page)) {
+            return html;
+        }
+        default_page(&page)
+    }
+}
+
+/// The title of an error status, as Laravel's error pages word it.
+pub fn status_title(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
+        419 => "Page Expired",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
+        500 => "Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        s if s >= 500 => "Server Error",
+        _ => "Error",
+    }
+}
+
+/// The built-in page: one inline-CSS layout for every status.
+fn default_page(page: &ErrorPage<'_>) -> String {
+    let status = page.status;
+    let title = escape(page.title);
+    let mut details = String::new();
+    if let Some(errors) = page.errors {
+        details.push_str("<ul class=\"errors\">");
+        for (_, messages) in errors {
+            for message in messages {
+                details.push_str(&format!("<li>{}</li>", escape(message)));
             }
-            details.push_str("</ul>");
         }
-        if let Some(id) = request_id {
-            details.push_str(&format!(
-                "<p class=\"app\">Request id: <code>{}</code></p>",
-                escape(id)
-            ));
+        details.push_str("</ul>");
+    }
+    if let Some(id) = page.request_id {
+        details.push_str(&format!(
+            "<p class=\"meta\">Request id: <code>{}</code></p>",
+            escape(id)
+        ));
+    }
+    if !page.debug_chain.is_empty() {
+        details.push_str("<section class=\"debug\"><h2>Error chain (debug mode)</h2><ol>");
+        for link in page.debug_chain {
+            details.push_str(&format!("<li><code>{}</code></li>", escape(link)));
         }
-        if self.debug && report.chain().len() > 1 {
-            details.push_str("<section class=\"debug\"><h2>Error chain (debug mode)</h2><ol>");
-            for link in report.chain() {
-                details.push_str(&format!("<li><code>{}</code></li>", escape(link)));
-            }
-            details.push_str("</ol></section>");
-        }
-        format!(
-            r#"<!doctype html>
+        details.push_str("</ol></section>");
+    }
+    // The message repeats the title for errors without one of their own ("Not Found").
+    let message = if page.message.trim_end_matches('.') == page.title {
+        String::new()
+    } else {
+        format!("<p class=\"message\">{}</p>", escape(page.message))
+    };
+    format!(
+        r#"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
+<title>{status} | {title}</title>
 <style>
   body {{ margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center;
          font-family: system-ui, -apple-system, "Segoe UI", sans-serif; background: #f7f7f8; color: #1f2328; }}
   main {{ max-width: 40rem; padding: 2rem; }}
-  .status {{ font-size: 4rem; font-weight: 700; color: #b4472f; margin: 0; }}
-  .message {{ font-size: 1.25rem; margin: .5rem 0 1.5rem; }}
-  .app {{ color: #6e7781; font-size: .9rem; }}
+  .head {{ display: flex; align-items: baseline; gap: 1rem; border-bottom: 1px solid #d0d7de; padding-bottom: .75rem; }}
+  .status {{ font-size: 3rem; font-weight: 700; color: #b4472f; margin: 0; }}
+  h1 {{ font-size: 1.5rem; font-weight: 600; margin: 0; }}
+  .message {{ font-size: 1.1rem; margin: 1rem 0; }}
+  .errors {{ padding-left: 1.25rem; }}
+  .meta {{ color: #6e7781; font-size: .9rem; }}
   .debug {{ margin-top: 1.5rem; padding: 1rem; background: #fff; border: 1px solid #d0d7de; border-radius: 6px; }}
   .debug h2 {{ font-size: 1rem; margin-top: 0; }}
   code {{ white-space: pre-wrap; word-break: break-word; }}
@@ -176,18 +269,16 @@ impl ErrorRenderer {
 </head>
 <body>
 <main>
-  <p class="status">{status}</p>
-  <p class="message">{message}</p>
+  <div class="head"><p class="status">{status}</p><h1>{title}</h1></div>
+  {message}
   {details}
-  <p class="app">{app}</p>
+  <p class="meta">{app}</p>
 </main>
 </body>
 </html>
 "#,
-            message = escape(report.message()),
-            app = escape(&self.app_name),
-        )
-    }
+        app = escape(page.app_name),
+    )
 }
 
 /// Escape text for HTML element content and attribute values.

@@ -4,11 +4,14 @@
 //!   `docs/models.md`.
 //! - `#[derive(Validate)]` (re-exported by `foundry-validation`): form-request rules from
 //!   `#[validate("…")]` field attributes; see `docs/validation.md`.
+//! - `embed_views!("resources/views")` (re-exported by `foundry`): templates compiled into the
+//!   binary; see `docs/views.md`.
 
 use proc_macro::TokenStream;
 
 mod model;
 mod validate;
+mod views;
 
 /// Implement `foundry_db::Model` (and `ModelHooks`, `Serialize`, `FromDbRow`, column
 /// constants) for a struct with named fields.
@@ -45,6 +48,19 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 pub fn derive_validate(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     validate::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Every file under a directory (relative to the crate's `Cargo.toml`) as a
+/// `&'static [(&str, &str)]` of `(name, source)`, names with `/` separators:
+/// `embed_views!("resources/views")`. Sources are read with `include_str!`, so an edited
+/// template rebuilds the crate; a template added or removed needs a rebuild (touch a source
+/// file) to be picked up.
+#[proc_macro]
+pub fn embed_views(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::LitStr);
+    views::expand(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -169,6 +169,13 @@ impl Kernel {
                 .filter(|r| r.has_flag(RouteFlag::JsonErrors))
                 .map(|r| r.path.as_str()),
         );
+        // Views: a service for handlers, and the source of `errors/<status>.html` pages.
+        #[cfg(feature = "views")]
+        let renderer = {
+            let views = foundry_http::Views::for_app(&config, &urls, A::views())?;
+            services.singleton(views.clone());
+            renderer.with_pages(std::sync::Arc::new(views))
+        };
         let hsts = config.environment() == Environment::Production
             && config.app().url.starts_with("https://");
         let stack =

@@ -44,6 +44,9 @@ pub use foundry_core::{
 };
 pub use foundry_http as http;
 pub use foundry_http::{MiddlewareRegistry, RouteInfo, Routes};
+/// Templates compiled into the binary for `App::views`: `foundry::embed_views!("resources/views")`.
+#[cfg(feature = "views")]
+pub use foundry_macros::embed_views;
 /// Validation: rules, messages, `Validated<T>` and form requests (the `validation` feature).
 #[cfg(feature = "validation")]
 pub use foundry_validation as validation;
@@ -62,6 +65,12 @@ mod guides {
     struct Cli;
     #[doc = include_str!("../../../docs/http.md")]
     struct Http;
+    #[cfg(feature = "views")]
+    #[doc = include_str!("../../../docs/views.md")]
+    struct Views;
+    #[cfg(all(feature = "db", feature = "views"))]
+    #[doc = include_str!("../../../docs/responses.md")]
+    struct Responses;
 }
 
 /// The framework's version.
@@ -76,6 +85,8 @@ pub mod prelude {
     pub use axum::extract::State;
     pub use axum::response::{Html, IntoResponse};
     pub use foundry_http::{Form, Json, Path, Query};
+    #[cfg(feature = "views")]
+    pub use foundry_http::{View, Views};
 }
 
 /// An application: its routes, services, middleware and commands.
@@ -107,6 +118,13 @@ pub trait App: Send + Sync + 'static {
     /// both.
     fn root() -> Option<PathBuf> {
         None
+    }
+
+    /// Templates compiled into the binary, used whenever hot reload is off (see
+    /// `docs/views.md`): `foundry::embed_views!("resources/views")`.
+    #[cfg(feature = "views")]
+    fn views() -> foundry_http::views::Embedded {
+        &[]
     }
 
     /// The app's migrations, in the order they run (`migrate` and friends).

@@ -1,7 +1,8 @@
 //! The RustForge reference application: every feature used for real.
 //!
 //! Users, posts, comments and tags on the database layer; a JSON API (`/api/posts`, an
-//! `api_resource` with validation, pagination and eager loading) and HTML pages (`/posts`).
+//! `api_resource` with validation, pagination and eager loading) and HTML pages (`/posts`,
+//! rendered from `resources/views` with a layout).
 //! In `local` the database is migrated and seeded with demo data on the first run.
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use serde_json::json;
 pub mod migrations;
 pub mod models;
 pub mod posts;
+pub mod resources;
 pub mod seed;
 
 /// The blog application.
@@ -73,6 +75,10 @@ impl App for Blog {
     fn root() -> Option<PathBuf> {
         Some(env!("CARGO_MANIFEST_DIR").into())
     }
+
+    fn views() -> foundry::http::views::Embedded {
+        foundry::embed_views!("resources/views")
+    }
 }
 
 /// Registers the blog's services and its shutdown hook.
@@ -116,27 +122,10 @@ pub async fn prepare_demo_database(db: &Db) -> Result<()> {
     Ok(())
 }
 
-/// The blog's page layout.
-pub fn layout(title: &str, content: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
-         <body><main>\n{content}\n</main></body></html>\n",
-        foundry::http::render::escape(title)
-    )
-}
-
-async fn welcome(
-    State(ctx): State<AppContext>,
-    Service(tagline): Service<Tagline>,
-) -> Html<String> {
-    let name = foundry::http::render::escape(&ctx.config().app().name);
-    let tagline = foundry::http::render::escape(&tagline.0);
-    Html(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{name}</title></head>\
-         <body><main><h1>{name}</h1><p>{tagline}</p>\
-         <p><a href=\"/posts\">Posts</a> · <a href=\"/api/posts\">API</a> · \
-         <a href=\"/api/status\">API status</a></p></main></body></html>\n"
-    ))
+async fn welcome(views: Views, Service(tagline): Service<Tagline>) -> Result<View> {
+    views
+        .render("welcome", json!({ "tagline": tagline.0 }))
+        .await
 }
 
 async fn status(State(ctx): State<AppContext>) -> Json<serde_json::Value> {

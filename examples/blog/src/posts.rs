@@ -1,15 +1,18 @@
 //! Posts: the JSON API (`/api/posts`) and the HTML pages (`/posts`).
 
-use axum::http::{StatusCode, Uri, header};
+use axum::http::Uri;
 use foundry::db::pagination::{PageRequest, Paginator};
 use foundry::db::{Db, ModelExt, RelationExt};
-use foundry::http::render::escape;
+use foundry::http::Bound;
+use foundry::http::json_resource::{JsonResource, ResourceResponse};
+use foundry::http::respond::NoContent;
 use foundry::prelude::*;
 use foundry::validation::{Validate, Validated};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::models::{Comment, Post, User};
+use crate::models::Post;
+use crate::resources::PostResource;
 
 /// Posts per page, in the API and on the HTML list.
 pub const PER_PAGE: u64 = 10;
@@ -25,29 +28,23 @@ async fn latest_posts(db: &Db, uri: &Uri) -> Result<Paginator<Post>> {
         .await?)
 }
 
-/// `GET /api/posts`: a page of posts with their authors and comment counts.
-pub async fn index(Service(db): Service<Db>, uri: Uri) -> Result<Json<Paginator<Post>>> {
+/// `GET /api/posts`: a page of posts with their authors and comment counts, with Laravel's
+/// `links` and `meta`.
+pub async fn index(Service(db): Service<Db>, uri: Uri) -> Result<ResourceResponse> {
     let posts = latest_posts(&db, &uri).await?;
-    // Serialized straight from the paginator: Laravel's key order.
-    Ok(Json(posts))
+    Ok(PostResource::paginate(&posts))
 }
 
 /// `GET /api/posts/{post}`: one post with its author, tags, and comments with their authors.
-pub async fn show(
-    Service(db): Service<Db>,
-    Path(id): Path<i64>,
-) -> Result<Json<serde_json::Value>> {
-    let post = find_with_comments(&db, id).await?;
-    Ok(Json(json!({ "data": post })))
+pub async fn show(Service(db): Service<Db>, post: Bound<Post>) -> Result<ResourceResponse> {
+    let post = with_comments(&db, post.into_inner()).await?;
+    Ok(PostResource::make(&post))
 }
 
-async fn find_with_comments(db: &Db, id: i64) -> Result<Post> {
-    let post = Post::query(db)
-        .with(["author", "tags", "comments.author"])
-        .where_key(id)
-        .first()
+async fn with_comments(db: &Db, mut post: Post) -> Result<Post> {
+    post.load(db, &["author", "tags", "comments.author"])
         .await?;
-    post.ok_or_else(|| Error::not_found(format!("No post with id {id}.")))
+    Ok(post)
 }
 
 /// What `POST /api/posts` and `PUT /api/posts/{post}` accept.
@@ -70,108 +67,38 @@ pub async fn store(
     State(ctx): State<AppContext>,
     Service(db): Service<Db>,
     Validated(input): Validated<PostInput>,
-) -> Result<impl IntoResponse> {
-    let post = Post::create(&db, serde_json::to_value(&input)?).await?;
+) -> Result<ResourceResponse> {
+    let mut post = Post::create(&db, serde_json::to_value(&input)?).await?;
+    post.load(&db, &["author"]).await?;
     let location = ctx.urls().route("api.posts.show", [("post", post.id)])?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(json!({ "data": post })),
-    ))
+    Ok(PostResource::make(&post).created(location))
 }
 
 /// `PUT|PATCH /api/posts/{post}`.
 pub async fn update(
     Service(db): Service<Db>,
-    Path(id): Path<i64>,
+    post: Bound<Post>,
     Validated(input): Validated<PostInput>,
-) -> Result<Json<serde_json::Value>> {
-    let mut post = Post::find_or_fail(&db, id).await?;
+) -> Result<ResourceResponse> {
+    let mut post = post.into_inner();
     post.update(&db, serde_json::to_value(&input)?).await?;
-    Ok(Json(json!({ "data": post })))
+    Ok(PostResource::make(&post))
 }
 
 /// `DELETE /api/posts/{post}`: moves the post to the trash; 204.
-pub async fn destroy(Service(db): Service<Db>, Path(id): Path<i64>) -> Result<StatusCode> {
-    let mut post = Post::find_or_fail(&db, id).await?;
-    post.delete(&db).await?;
-    Ok(StatusCode::NO_CONTENT)
+pub async fn destroy(Service(db): Service<Db>, post: Bound<Post>) -> Result<NoContent> {
+    post.into_inner().delete(&db).await?;
+    Ok(NoContent)
 }
 
-/// `GET /posts`: the HTML list.
-pub async fn list_page(
-    State(ctx): State<AppContext>,
-    Service(db): Service<Db>,
-    uri: Uri,
-) -> Result<Html<String>> {
+/// `GET /posts`: the HTML list (`resources/views/posts/index.html`).
+pub async fn list_page(views: Views, Service(db): Service<Db>, uri: Uri) -> Result<View> {
     let posts = latest_posts(&db, &uri).await?;
-    let mut items = String::new();
-    for post in &posts.data {
-        let author = post
-            .loaded_one::<User>("author")?
-            .map_or("unknown", |u| u.name.as_str());
-        let comments = post
-            .relations
-            .extra()
-            .get("comments_count")
-            .and_then(|c| c.as_i64())
-            .unwrap_or(0);
-        let href = ctx.urls().route("posts.show", [("post", post.id)])?;
-        items.push_str(&format!(
-            "<li><a href=\"{}\">{}</a> <small>by {} · {} comment(s)</small></li>\n",
-            escape(&href),
-            escape(&post.title),
-            escape(author),
-            comments
-        ));
-    }
-    let mut nav = String::new();
-    if posts.current_page > 1 {
-        let prev = ctx
-            .urls()
-            .route("posts.index", [("page", posts.current_page - 1)])?;
-        nav.push_str(&format!("<a href=\"{}\">← newer</a> ", escape(&prev)));
-    }
-    if posts.current_page < posts.last_page() {
-        let next = ctx
-            .urls()
-            .route("posts.index", [("page", posts.current_page + 1)])?;
-        nav.push_str(&format!("<a href=\"{}\">older →</a>", escape(&next)));
-    }
-    Ok(Html(crate::layout(
-        "Posts",
-        &format!("<h1>Posts</h1>\n<ul>\n{items}</ul>\n<nav>{nav}</nav>"),
-    )))
+    views.render("posts.index", json!({ "posts": posts })).await
 }
 
-/// `GET /posts/{post}`: one post with its comments.
-pub async fn show_page(Service(db): Service<Db>, Path(id): Path<i64>) -> Result<Html<String>> {
-    let post = find_with_comments(&db, id).await?;
-    let author = post
-        .loaded_one::<User>("author")?
-        .map_or("unknown", |u| u.name.as_str());
-    let mut comments = String::new();
-    for comment in post.loaded_many::<Comment>("comments")? {
-        let by = comment
-            .loaded_one::<User>("author")?
-            .map_or("unknown", |u| u.name.as_str());
-        comments.push_str(&format!(
-            "<li>{} <small>— {}</small></li>\n",
-            escape(&comment.body),
-            escape(by)
-        ));
-    }
-    let body: String = post
-        .body
-        .split("\n\n")
-        .map(|p| format!("<p>{}</p>\n", escape(p)))
-        .collect();
-    Ok(Html(crate::layout(
-        &post.title,
-        &format!(
-            "<article><h1>{}</h1><p><small>by {}</small></p>\n{body}</article>\n<h2>Comments</h2>\n<ul>\n{comments}</ul>\n<p><a href=\"/posts\">All posts</a></p>",
-            escape(&post.title),
-            escape(author)
-        ),
-    )))
+/// `GET /posts/{post}`: one post with its comments (`resources/views/posts/show.html`).
+pub async fn show_page(views: Views, Service(db): Service<Db>, post: Bound<Post>) -> Result<View> {
+    let post = with_comments(&db, post.into_inner()).await?;
+    views.render("posts.show", json!({ "post": post })).await
 }

@@ -64,9 +64,15 @@ async fn the_index_is_a_laravel_page_of_posts_with_authors_and_comment_counts() 
     let kernel = kernel().await;
     let (status, _, page) = json(&kernel, "GET", "/api/posts", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(page["total"], 12);
-    assert_eq!(page["per_page"], 10);
-    assert_eq!(page["last_page"], 2);
+    // A paginated API resource collection: data, links, meta.
+    let meta = &page["meta"];
+    assert_eq!(meta["total"], 12);
+    assert_eq!(meta["per_page"], 10);
+    assert_eq!(meta["last_page"], 2);
+    assert_eq!(
+        (meta["from"].clone(), meta["to"].clone()),
+        (json!(1), json!(10))
+    );
     assert_eq!(page["data"].as_array().unwrap().len(), 10);
     let first = &page["data"][0];
     assert_eq!(first["id"], 12, "newest first");
@@ -74,19 +80,28 @@ async fn the_index_is_a_laravel_page_of_posts_with_authors_and_comment_counts() 
         first["author"]["name"].is_string(),
         "authors are eager loaded: {first}"
     );
+    assert!(
+        first["author"].get("email").is_none(),
+        "the resource hides e-mails"
+    );
     assert!(first["comments_count"].as_i64().unwrap() >= 1);
     assert!(
-        page["next_page_url"]
+        first.get("comments").is_none(),
+        "comments are not loaded on the index"
+    );
+    assert!(
+        page["links"]["next"]
             .as_str()
             .unwrap()
             .ends_with("/api/posts?page=2")
     );
+    assert_eq!(page["links"]["prev"], Value::Null);
 
     let (_, _, second) = json(&kernel, "GET", "/api/posts?page=2", None).await;
     assert_eq!(second["data"].as_array().unwrap().len(), 2);
     let (status, _, bad) = json(&kernel, "GET", "/api/posts?page=banana", None).await;
     assert_eq!(
-        (status, bad["current_page"].clone()),
+        (status, bad["meta"]["current_page"].clone()),
         (StatusCode::OK, json!(1)),
         "a bad page is page 1"
     );
@@ -101,7 +116,12 @@ async fn a_post_comes_with_its_comments_their_authors_and_tags() {
     assert_eq!(post["id"], 3);
     let comments = post["comments"].as_array().unwrap();
     assert_eq!(comments.len(), 3);
-    assert!(comments.iter().all(|c| c["author"]["email"].is_string()));
+    assert!(
+        comments
+            .iter()
+            .all(|c| c["author"]["name"].is_string() && c["author"].get("email").is_none()),
+        "{post}"
+    );
     assert_eq!(post["tags"].as_array().unwrap().len(), 2);
 
     let (status, _, body) = json(&kernel, "GET", "/api/posts/999", None).await;
@@ -109,7 +129,7 @@ async fn a_post_comes_with_its_comments_their_authors_and_tags() {
         (status, body),
         (
             StatusCode::NOT_FOUND,
-            json!({"message": "No post with id 999."})
+            json!({"message": "No query results for model [Post] 999."})
         )
     );
     let (status, _, _) = json(&kernel, "GET", "/api/posts/abc", None).await;
@@ -206,8 +226,17 @@ async fn updating_and_deleting() {
         StatusCode::NOT_FOUND,
         "a trashed post is gone from the API"
     );
+    let (status, _, body) = json(&kernel, "DELETE", "/api/posts/1", None).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::NOT_FOUND,
+            json!({"message": "No query results for model [Post] 1."})
+        ),
+        "deleting twice: the binding no longer finds it"
+    );
     let (_, _, page) = json(&kernel, "GET", "/api/posts", None).await;
-    assert_eq!(page["total"], 11);
+    assert_eq!(page["meta"]["total"], 11);
 }
 
 #[tokio::test]
@@ -248,9 +277,23 @@ async fn html_pages_list_posts_and_show_comments_escaped() {
         "three comments: {with_comments}"
     );
 
-    let (status, headers, _) = send(&kernel, page("/posts/999")).await;
+    assert!(
+        post.contains("<nav><a href=\"/posts\">Posts</a>"),
+        "pages share the layout: {post}"
+    );
+
+    // The blog's own 404 page (resources/views/errors/404.html), inside the layout.
+    let (status, headers, missing) = send(&kernel, page("/posts/999")).await;
     assert_eq!(
         (status, headers[header::CONTENT_TYPE].to_str().unwrap()),
         (StatusCode::NOT_FOUND, "text/html; charset=utf-8")
+    );
+    assert!(
+        missing.contains("Nothing lives at this address") && missing.contains("<nav>"),
+        "{missing}"
+    );
+    assert!(
+        missing.contains(headers["x-request-id"].to_str().unwrap()),
+        "the page shows the request id: {missing}"
     );
 }
