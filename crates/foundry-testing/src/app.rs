@@ -321,6 +321,12 @@ impl TestApp {
         self.clock().freeze()
     }
 
+    /// Stop time at exactly `instant`.
+    pub fn freeze_time_at(&self, instant: DateTime<Utc>) {
+        self.clock().freeze();
+        self.clock().travel_to(instant);
+    }
+
     /// Move the app's time forward by `by` (Laravel's `travel(…)`); frozen time stays frozen.
     pub fn travel(&self, by: Duration) {
         self.clock().travel(by);

@@ -6,7 +6,8 @@
 //!   memory copy of a few kilobytes.
 //! - **PostgreSQL**: the migrations run once into a template schema, whose SQL the migrator
 //!   reports; each test gets a new schema (`foundry_test_<pid>_<n>_<nanos>`) where that SQL is
-//!   replayed in one transaction, and the kernel connects with `search_path` set to it. The
+//!   replayed in one transaction and one round trip, and the kernel connects with
+//!   `search_path` set to it. The
 //!   schema is dropped when the [`crate::TestApp`] is dropped. (Migrations are declarative
 //!   schema operations, so replaying their SQL is the same as running them; running the
 //!   migrator per test would serialise every test on its advisory lock.)
@@ -16,9 +17,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
-use foundry::db::migrate::{MigrateOptions, Migration, Migrator};
-use foundry::db::{ConnectionConfig, Db, Pool};
+use foundry::db::migrate::{MigrateOptions, Migration, Migrator, migrations_table_sql};
+use foundry::db::{Backend, ConnectionConfig, Db, Pool};
 use foundry::{AppContext, BoxFuture, Config, ServiceProvider, ServicesBuilder};
 use tokio::sync::OnceCell;
 
@@ -66,13 +68,11 @@ pub fn postgres_url() -> Option<String> {
 
 /// What every test of one app on one database starts from.
 enum Template {
-    Sqlite(Arc<Vec<u8>>),
-    Postgres {
-        /// The migrations' SQL, in order.
-        statements: Arc<Vec<String>>,
-        /// The names recorded in the `migrations` table.
-        migrations: Arc<Vec<String>>,
-    },
+    /// The migrated database's image.
+    Sqlite(Arc<[u8]>),
+    /// The migrations' SQL and the `migrations` table's rows, as one script to run after
+    /// `CREATE SCHEMA` and `SET search_path`.
+    Postgres(Arc<str>),
 }
 
 type TemplateCell = Arc<OnceCell<Arc<Template>>>;
@@ -128,7 +128,7 @@ async fn sqlite_template(migrations: Vec<Arc<dyn Migration>>) -> Result<Template
             .serialize(None)
             .await
             .map_err(|e| format!("cannot copy the migrated database: {e}"))?;
-        Ok(Template::Sqlite(Arc::new(image.to_vec())))
+        Ok(Template::Sqlite(Arc::from(&image[..])))
     }
     .await;
     db.close().await;
@@ -152,16 +152,24 @@ async fn postgres_template(
             .await;
         db.close().await;
         let report = report.map_err(|e| format!("the migrations failed: {e}"))?;
-        Ok(Template::Postgres {
-            statements: Arc::new(
-                report
-                    .statements
-                    .into_iter()
-                    .flat_map(|(_, sql)| sql)
-                    .collect(),
-            ),
-            migrations: Arc::new(report.migrations),
-        })
+        let mut script: Vec<String> = report
+            .statements
+            .into_iter()
+            .flat_map(|(_, sql)| sql)
+            .collect();
+        script.push(migrations_table_sql(Backend::Postgres));
+        if !report.migrations.is_empty() {
+            let rows: Vec<String> = report
+                .migrations
+                .iter()
+                .map(|name| format!("('{}', 1)", name.replace('\'', "''")))
+                .collect();
+            script.push(format!(
+                "INSERT INTO \"migrations\" (\"migration\", \"batch\") VALUES {}",
+                rows.join(", ")
+            ));
+        }
+        Ok(Template::Postgres(script.join(";\n").into()))
     }
     .await;
     let _ = admin
@@ -231,69 +239,52 @@ pub(crate) async fn isolate(
             }),
             guard: None,
         }),
-        (
-            Template::Postgres {
-                statements,
-                migrations,
-            },
-            TestDatabase::Postgres(url),
-        ) => {
+        (Template::Postgres(script), TestDatabase::Postgres(url)) => {
             let schema = unique_schema("foundry_test");
-            let guard = SchemaGuard {
-                url: url.clone(),
-                schema: schema.clone(),
-            };
-            create_schema(url, &schema, statements.clone(), migrations.clone()).await?;
+            // Replayed in one round trip, in one transaction that need not wait for the WAL
+            // flush (a test schema need not survive a server crash).
+            let create = format!(
+                "BEGIN;\nSET LOCAL synchronous_commit = off;\nCREATE SCHEMA \"{schema}\";\n\
+                 SET LOCAL search_path TO \"{schema}\";\n{script};\nCOMMIT"
+            );
+            run_script(url, create)
+                .await
+                .map_err(|e| format!("cannot create the test schema `{schema}`: {e}"))?;
             Ok(Isolated {
                 vars: vec![
                     ("FOUNDRY_DATABASE__URL".into(), url.clone()),
-                    ("FOUNDRY_DATABASE__SEARCH_PATH".into(), schema),
+                    ("FOUNDRY_DATABASE__SEARCH_PATH".into(), schema.clone()),
                 ],
                 provider: None,
-                guard: Some(guard),
+                guard: Some(SchemaGuard {
+                    url: url.clone(),
+                    schema,
+                }),
             })
         }
-        (Template::Postgres { .. }, TestDatabase::Sqlite) => {
+        (Template::Postgres(_), TestDatabase::Sqlite) => {
             Err("a PostgreSQL template for a SQLite database".to_owned())
         }
     }
 }
 
-/// Create `schema` and replay the migrations' SQL in it, in one transaction.
-async fn create_schema(
-    url: &str,
-    schema: &str,
-    statements: Arc<Vec<String>>,
-    migrations: Arc<Vec<String>>,
-) -> Result<(), String> {
-    let admin = connect_admin(url).await?;
-    let result = admin
-        .transaction(|tx| {
-            let (schema, statements, migrations) =
-                (schema.to_owned(), statements.clone(), migrations.clone());
-            async move {
-                tx.statement(&format!("CREATE SCHEMA \"{schema}\""), vec![])
-                    .await?;
-                tx.statement(&format!("SET LOCAL search_path TO \"{schema}\""), vec![])
-                    .await?;
-                for sql in statements.iter() {
-                    tx.statement(sql, vec![]).await?;
-                }
-                // `status` creates the `migrations` table; the rows say everything ran.
-                Migrator::new(tx.clone(), Vec::new()).status().await?;
-                for name in migrations.iter() {
-                    tx.statement(
-                        "INSERT INTO \"migrations\" (\"migration\", \"batch\") VALUES (?, 1)",
-                        vec![name.clone().into()],
-                    )
-                    .await?;
-                }
-                Ok::<_, foundry::db::DbError>(())
-            }
-        })
+/// Run several statements on a new connection to `url`, in one round trip (PostgreSQL's
+/// simple query protocol).
+async fn run_script(url: &str, script: String) -> Result<(), String> {
+    use sqlx::Connection as _;
+    let connect = sqlx::PgConnection::connect(url);
+    let mut conn = tokio::time::timeout(Duration::from_secs(10), connect)
         .await
-        .map_err(|e| format!("cannot create the test schema `{schema}`: {e}"));
-    admin.close().await;
+        .map_err(|_| "timed out connecting to PostgreSQL after 10s".to_owned())?
+        .map_err(|e| e.to_string())?;
+    // The script is the SQL the app's migrations already ran on the template, around schema
+    // names this module generates: nothing from outside is formatted into it.
+    let result = sqlx::raw_sql(sqlx::AssertSqlSafe(script))
+        .execute(&mut conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    let _ = conn.close().await;
     result
 }
 
@@ -315,23 +306,13 @@ impl Drop for SchemaGuard {
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;
-            runtime.block_on(async {
-                let admin = connect_admin(&url).await?;
-                let result = async {
-                    admin.statement("SET lock_timeout = '5s'", vec![]).await?;
-                    admin
-                        .statement(
-                            &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
-                            vec![],
-                        )
-                        .await
-                }
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string());
-                admin.close().await;
-                result
-            })
+            runtime.block_on(run_script(
+                &url,
+                format!(
+                    "SET lock_timeout = '5s';\nSET synchronous_commit = off;\n\
+                     DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+                ),
+            ))
         })
         .join();
         match dropped {
@@ -348,7 +329,7 @@ impl Drop for SchemaGuard {
 /// Copies the migrated SQLite image into the test's in-memory database before the app's
 /// providers boot.
 pub(crate) struct RestoreSqlite {
-    image: Arc<Vec<u8>>,
+    image: Arc<[u8]>,
 }
 
 impl ServiceProvider for RestoreSqlite {
@@ -365,7 +346,7 @@ impl ServiceProvider for RestoreSqlite {
             let db = ctx.make::<Db>()?;
             restore(&db, &self.image)
                 .await
-                .map_err(|message| foundry::Error::internal(message))
+                .map_err(foundry::Error::internal)
         })
     }
 }

@@ -335,7 +335,7 @@ impl TestResponse {
         if !problems.is_empty() {
             self.fail(
                 "the JSON does not have the expected structure",
-                Some(format!("differences:\n  {}\n", problems.join("\n  "))),
+                Some(&format!("differences:\n  {}\n", problems.join("\n  "))),
             );
         }
         self
@@ -524,13 +524,13 @@ impl TestResponse {
             "diff (- expected, + actual):\n{}",
             json::line_diff(&json::pretty(expected), &json::pretty(actual))
         );
-        self.fail(what, Some(extra))
+        self.fail(what, Some(&extra))
     }
 
     /// Panic with `what`, the request, the status, the body and `extra` (a diff).
     #[track_caller]
-    fn fail(&self, what: &str, extra: Option<String>) -> ! {
-        panic!("{}", self.failure_message(what, extra.as_deref()))
+    fn fail(&self, what: &str, extra: Option<&str>) -> ! {
+        panic!("{}", self.failure_message(what, extra))
     }
 
     fn failure_message(&self, what: &str, extra: Option<&str>) -> String {

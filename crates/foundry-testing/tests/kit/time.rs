@@ -12,9 +12,8 @@ use crate::support::{Note, NotesApp};
 async fn a_model_created_after_travel_has_the_travelled_created_at() {
     let app = TestApp::builder::<NotesApp>().sqlite().boot().await;
     let start = Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).unwrap();
-    app.travel_to(start);
-    let frozen = app.freeze_time();
-    assert_eq!(frozen, start);
+    app.freeze_time_at(start);
+    assert_eq!(app.clock().now(), start);
     app.travel(Duration::from_secs(86_400));
     app.post_json("/notes", &json!({"title": "Tomorrow"}))
         .await
