@@ -174,7 +174,8 @@ impl<A: App> TestAppBuilder<A> {
             .unwrap_or_else(|| foundry::kernel::resolve_root(A::root()));
         // The process environment counts, except what the kit decides: the environment and
         // the database. `.env` is the developer's local setup and is not read.
-        let mut vars: Vec<(String, String)> = std::env::vars()
+        let mut vars: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
             .filter(|(name, _)| name != "FOUNDRY_ENV" && !name.starts_with("FOUNDRY_DATABASE__"))
             .collect();
         if self.without_global_middleware {

@@ -22,7 +22,9 @@ use std::time::Duration;
 use foundry::db::migrate::{MigrateOptions, Migration, Migrator, migrations_table_sql};
 use foundry::db::{Backend, ConnectionConfig, Db, Pool};
 use foundry::{AppContext, BoxFuture, Config, ServiceProvider, ServicesBuilder};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::OnceCell;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 /// Where a test's database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,11 +243,12 @@ pub(crate) async fn isolate(
         }),
         (Template::Postgres(script), TestDatabase::Postgres(url)) => {
             let schema = unique_schema("foundry_test");
-            // Replayed in one round trip, in one transaction that need not wait for the WAL
-            // flush (a test schema need not survive a server crash).
+            // Replayed in one round trip and one transaction that need not wait for the WAL
+            // flush (a test schema need not survive a server crash). The admin connection's
+            // search path is set again by every script, so it can be left behind.
             let create = format!(
-                "BEGIN;\nSET LOCAL synchronous_commit = off;\nCREATE SCHEMA \"{schema}\";\n\
-                 SET LOCAL search_path TO \"{schema}\";\n{script};\nCOMMIT"
+                "SET synchronous_commit = off;\nCREATE SCHEMA \"{schema}\";\n\
+                 SET search_path TO \"{schema}\";\n{script}"
             );
             run_script(url, create)
                 .await
@@ -268,24 +271,93 @@ pub(crate) async fn isolate(
     }
 }
 
-/// Run several statements on a new connection to `url`, in one round trip (PostgreSQL's
-/// simple query protocol).
+/// A job for the admin thread: a script and what to do with its outcome.
+type Job = (String, Box<dyn FnOnce(Result<(), String>) + Send>);
+
+static ADMINS: LazyLock<Mutex<HashMap<String, UnboundedSender<Job>>>> =
+    LazyLock::new(Default::default);
+
+/// The admin thread for `url`: it runs the kit's own statements (creating and dropping test
+/// schemas) on a small pool that lives as long as the process. A test's runtime ends with the
+/// test, so connections cannot be kept there, and `Drop` cannot await: the thread keeps warm
+/// connections for both.
+fn admin(url: &str) -> UnboundedSender<Job> {
+    let mut admins = ADMINS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(jobs) = admins.get(url).filter(|jobs| !jobs.is_closed()) {
+        return jobs.clone();
+    }
+    let (jobs, mut queue) = unbounded_channel::<Job>();
+    let target = url.to_owned();
+    let serve = move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async move {
+            let pool = match target.parse::<PgConnectOptions>() {
+                Ok(options) => PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_lazy_with(options),
+                Err(e) => {
+                    while let Some((_, reply)) = queue.recv().await {
+                        reply(Err(format!("invalid PostgreSQL URL: {e}")));
+                    }
+                    return;
+                }
+            };
+            while let Some((script, reply)) = queue.recv().await {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    // The scripts are the SQL the app's migrations already ran on the template,
+                    // around schema names this module generates: nothing from outside.
+                    let outcome = sqlx::raw_sql(sqlx::AssertSqlSafe(script))
+                        .execute(&pool)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string());
+                    reply(outcome);
+                });
+            }
+        });
+    };
+    // Without the thread, the queue's receiver is gone and every job reports that.
+    let _ = std::thread::Builder::new()
+        .name("foundry-testing-postgres".into())
+        .spawn(serve);
+    admins.insert(url.to_owned(), jobs.clone());
+    jobs
+}
+
+/// Run several statements in one round trip (PostgreSQL's simple query protocol runs them
+/// as one transaction: all or nothing).
 async fn run_script(url: &str, script: String) -> Result<(), String> {
-    use sqlx::Connection as _;
-    let connect = sqlx::PgConnection::connect(url);
-    let mut conn = tokio::time::timeout(Duration::from_secs(10), connect)
+    let (done, outcome) = tokio::sync::oneshot::channel();
+    let reply = Box::new(move |result| {
+        let _ = done.send(result);
+    });
+    admin(url)
+        .send((script, reply))
+        .map_err(|_| "the PostgreSQL admin thread is not running".to_owned())?;
+    outcome
         .await
-        .map_err(|_| "timed out connecting to PostgreSQL after 10s".to_owned())?
-        .map_err(|e| e.to_string())?;
-    // The script is the SQL the app's migrations already ran on the template, around schema
-    // names this module generates: nothing from outside is formatted into it.
-    let result = sqlx::raw_sql(sqlx::AssertSqlSafe(script))
-        .execute(&mut conn)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string());
-    let _ = conn.close().await;
-    result
+        .map_err(|_| "the PostgreSQL admin thread stopped".to_owned())?
+}
+
+/// [`run_script`] for synchronous code (`Drop`), waiting at most 30 seconds.
+fn run_script_blocking(url: &str, script: String) -> Result<(), String> {
+    let (done, outcome) = std::sync::mpsc::channel();
+    let reply = Box::new(move |result| {
+        let _ = done.send(result);
+    });
+    admin(url)
+        .send((script, reply))
+        .map_err(|_| "the PostgreSQL admin thread is not running".to_owned())?;
+    outcome
+        .recv_timeout(Duration::from_secs(30))
+        .map_err(|_| "no answer from the PostgreSQL admin thread in 30s".to_owned())?
 }
 
 /// Drops a test's PostgreSQL schema when the test ends (passing or not).
@@ -296,32 +368,20 @@ pub(crate) struct SchemaGuard {
 
 impl Drop for SchemaGuard {
     fn drop(&mut self) {
-        // Drop runs inside the test's runtime, which cannot be blocked on: the schema is
-        // dropped from a thread with its own small runtime, waited for so nothing is left
-        // behind when the process exits. A lock held by a stuck connection gives up after a
-        // few seconds rather than hanging the test.
-        let (url, schema) = (self.url.clone(), self.schema.clone());
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(run_script(
-                &url,
-                format!(
-                    "SET lock_timeout = '5s';\nSET synchronous_commit = off;\n\
-                     DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
-                ),
-            ))
-        })
-        .join();
-        match dropped {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => eprintln!(
-                "foundry-testing: could not drop schema {}: {err}",
+        // Waited for, so nothing is left behind when the process exits; a lock held by a
+        // stuck connection gives up after a few seconds rather than hanging the test.
+        let dropped = run_script_blocking(
+            &self.url,
+            format!(
+                "SET lock_timeout = '5s';\nDROP SCHEMA IF EXISTS \"{}\" CASCADE",
                 self.schema
             ),
-            Err(_) => eprintln!("foundry-testing: dropping schema {} panicked", self.schema),
+        );
+        if let Err(err) = dropped {
+            eprintln!(
+                "foundry-testing: could not drop schema {}: {err}",
+                self.schema
+            );
         }
     }
 }
