@@ -331,16 +331,24 @@ fn admin(url: &str) -> UnboundedSender<Job> {
     jobs
 }
 
+/// Queue `script` on the admin thread; `reply` gets the outcome.
+fn submit(
+    url: &str,
+    script: String,
+    reply: impl FnOnce(Result<(), String>) + Send + 'static,
+) -> Result<(), String> {
+    admin(url)
+        .send((script, Box::new(reply)))
+        .map_err(|_| "the PostgreSQL admin thread is not running".to_owned())
+}
+
 /// Run several statements in one round trip (PostgreSQL's simple query protocol runs them
 /// as one transaction: all or nothing).
 async fn run_script(url: &str, script: String) -> Result<(), String> {
     let (done, outcome) = tokio::sync::oneshot::channel();
-    let reply = Box::new(move |result| {
+    submit(url, script, move |result| {
         let _ = done.send(result);
-    });
-    admin(url)
-        .send((script, reply))
-        .map_err(|_| "the PostgreSQL admin thread is not running".to_owned())?;
+    })?;
     outcome
         .await
         .map_err(|_| "the PostgreSQL admin thread stopped".to_owned())?
@@ -349,12 +357,9 @@ async fn run_script(url: &str, script: String) -> Result<(), String> {
 /// [`run_script`] for synchronous code (`Drop`), waiting at most 30 seconds.
 fn run_script_blocking(url: &str, script: String) -> Result<(), String> {
     let (done, outcome) = std::sync::mpsc::channel();
-    let reply = Box::new(move |result| {
+    submit(url, script, move |result| {
         let _ = done.send(result);
-    });
-    admin(url)
-        .send((script, reply))
-        .map_err(|_| "the PostgreSQL admin thread is not running".to_owned())?;
+    })?;
     outcome
         .recv_timeout(Duration::from_secs(30))
         .map_err(|_| "no answer from the PostgreSQL admin thread in 30s".to_owned())?

@@ -194,3 +194,66 @@ async fn configuration_comes_from_the_files_with_overrides() {
         .assert_created();
     app.assert_database_count("notes", 1).await;
 }
+
+/// An app whose migration is not valid SQL.
+struct BrokenApp;
+
+struct BrokenMigration;
+
+impl foundry::db::migrate::Migration for BrokenMigration {
+    fn name(&self) -> &str {
+        "2026_01_01_000000_broken"
+    }
+    fn up(&self, schema: &mut foundry::db::schema::Schema) {
+        schema.raw("CREATE TABLE (this is not sql");
+    }
+    fn down(&self, _schema: &mut foundry::db::schema::Schema) {}
+}
+
+impl foundry::App for BrokenApp {
+    fn routes(routes: foundry::Routes) -> foundry::Routes {
+        routes
+    }
+    fn migrations() -> Vec<std::sync::Arc<dyn foundry::db::migrate::Migration>> {
+        vec![std::sync::Arc::new(BrokenMigration)]
+    }
+}
+
+#[tokio::test]
+async fn an_app_that_cannot_boot_says_why() {
+    let err = TestApp::builder::<BrokenApp>()
+        .sqlite()
+        .try_boot()
+        .await
+        .unwrap_err();
+    assert!(err.contains("the migrations failed"), "{err}");
+    assert!(err.contains("2026_01_01_000000_broken"), "{err}");
+    let panic = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+        TestApp::builder::<BrokenApp>().sqlite().boot(),
+    ))
+    .await
+    .unwrap_err();
+    let message = panic.downcast_ref::<String>().unwrap();
+    assert!(
+        message.starts_with(
+            "TestApp::boot::<kit::requests::BrokenApp>() failed: the migrations failed"
+        ),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_app_without_a_database_boots_without_one() {
+    struct Plain;
+    impl foundry::App for Plain {
+        fn routes(routes: foundry::Routes) -> foundry::Routes {
+            routes.get("/", || async { "plain" })
+        }
+    }
+    let app = TestApp::builder::<Plain>().sqlite().boot().await;
+    app.get("/").await.assert_ok().assert_see("plain");
+    assert!(app.database().is_none());
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| app.db())).unwrap_err();
+    let message = panic.downcast_ref::<&str>().unwrap();
+    assert!(message.contains("this app has no database"), "{message}");
+}
