@@ -58,8 +58,9 @@ impl Clock {
     /// A clock frozen at `instant`; handy for tests that need exact timestamps.
     pub fn frozen_at(instant: DateTime<Utc>) -> Self {
         let clock = Self::system();
-        clock.travel_to(instant);
+        // Frozen first: travelling a running clock lands a few microseconds past `instant`.
         clock.freeze();
+        clock.travel_to(instant);
         clock
     }
 

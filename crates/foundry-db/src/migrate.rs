@@ -494,19 +494,22 @@ async fn sqlite_table(tx: &Db, table: &str) -> DbResult<SqliteTable> {
     })
 }
 
-async fn ensure_table(db: &Db) -> DbResult<()> {
-    let id = match db.backend() {
+/// The `CREATE TABLE IF NOT EXISTS "migrations" …` statement the migrator runs first (the
+/// testing kit replays it into each test's PostgreSQL schema).
+pub fn migrations_table_sql(backend: Backend) -> String {
+    let id = match backend {
         Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
         Backend::Postgres => "BIGSERIAL PRIMARY KEY",
     };
-    db.statement(
-        &format!(
-            "CREATE TABLE IF NOT EXISTS \"migrations\" (\"id\" {id}, \"migration\" VARCHAR(255) NOT NULL, \"batch\" INTEGER NOT NULL)"
-        ),
-        vec![],
+    format!(
+        "CREATE TABLE IF NOT EXISTS \"migrations\" (\"id\" {id}, \"migration\" VARCHAR(255) NOT NULL, \"batch\" INTEGER NOT NULL)"
     )
-    .await
-    .map(|_| ())
+}
+
+async fn ensure_table(db: &Db) -> DbResult<()> {
+    db.statement(&migrations_table_sql(db.backend()), vec![])
+        .await
+        .map(|_| ())
 }
 
 async fn load_ran(db: &Db) -> DbResult<Vec<Ran>> {

@@ -177,6 +177,53 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
         self.entries.keys().cloned().collect()
     }
 
+    /// Turn every layer `names` stand for into a pass-through, for tests (`without_middleware`
+    /// in `foundry-testing`). A group's member layers are skipped wherever they are used; flags
+    /// (such as `json_errors`) are kept, because they decide how errors render rather than
+    /// run code. A name that is not registered is an error listing the registered ones.
+    ///
+    /// ```
+    /// use foundry_http::MiddlewareRegistry;
+    /// use tower::layer::util::Identity;
+    ///
+    /// let registry = MiddlewareRegistry::<()>::with_defaults()
+    ///     .register("auth", Identity::new())
+    ///     .without(["auth"])
+    ///     .unwrap();
+    /// assert!(registry.contains("auth"));
+    /// assert!(MiddlewareRegistry::<()>::with_defaults().without(["nope"]).is_err());
+    /// ```
+    pub fn without<I, N>(mut self, names: I) -> Result<Self, String>
+    where
+        I: IntoIterator<Item = N>,
+        N: AsRef<str>,
+    {
+        let mut layers = Vec::new();
+        let mut pending: Vec<String> = names.into_iter().map(|n| n.as_ref().to_owned()).collect();
+        let mut seen = Vec::new();
+        while let Some(name) = pending.pop() {
+            if seen.contains(&name) {
+                continue;
+            }
+            match self.entries.get(&name) {
+                Some(Entry::Layer(_)) => layers.push(name.clone()),
+                Some(Entry::Group(members)) => pending.extend(members.iter().cloned()),
+                Some(Entry::Flag(_)) => {}
+                None => {
+                    return Err(format!(
+                        "no middleware named `{name}`; registered: {}",
+                        self.names().join(", ")
+                    ));
+                }
+            }
+            seen.push(name);
+        }
+        for name in layers {
+            self = self.register(&name, tower::layer::util::Identity::new());
+        }
+        Ok(self)
+    }
+
     /// Expand `name` into its layers (outermost first) and flags. `target` names the route
     /// or group in errors.
     pub(crate) fn resolve(&self, name: &str, target: &str) -> Result<Resolved<S>, RouteError> {

@@ -4,7 +4,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use foundry_core::url::{UrlGenerator, UrlSigner};
-use foundry_core::{AppContext, Config, ConfigError, Environment, ServicesBuilder};
+use foundry_core::{
+    AppContext, Config, ConfigError, Environment, ServiceProvider, ServicesBuilder,
+};
 pub use foundry_http::AppService;
 use foundry_http::{
     ErrorRenderer, HttpConfig, MiddlewareRegistry, RouteError, RouteFlag, RouteInfo, Routes, Stack,
@@ -120,11 +122,68 @@ impl fmt::Debug for Kernel {
     }
 }
 
+/// Adjustments to a boot, for harnesses such as `foundry-testing`; apps use [`Kernel::boot`].
+#[derive(Default)]
+#[non_exhaustive]
+pub struct BootOptions {
+    providers: Vec<Box<dyn ServiceProvider>>,
+    middleware: Option<MiddlewareHook>,
+}
+
+type MiddlewareHook =
+    Box<dyn FnOnce(MiddlewareRegistry<AppContext>) -> MiddlewareRegistry<AppContext> + Send>;
+
+impl fmt::Debug for BootOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BootOptions")
+            .field(
+                "providers",
+                &self.providers.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            )
+            .field("middleware", &self.middleware.is_some())
+            .finish()
+    }
+}
+
+impl BootOptions {
+    /// No adjustments: the same boot as [`Kernel::boot`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Register and boot `provider` before the app's own providers (it sees the database
+    /// connected and can prepare it before the app's providers boot).
+    pub fn provider(mut self, provider: impl ServiceProvider + 'static) -> Self {
+        self.providers.push(Box::new(provider));
+        self
+    }
+
+    /// Change the middleware registry after [`App::middleware`], before routes are built.
+    pub fn middleware(
+        mut self,
+        adjust: impl FnOnce(MiddlewareRegistry<AppContext>) -> MiddlewareRegistry<AppContext>
+        + Send
+        + 'static,
+    ) -> Self {
+        self.middleware = Some(Box::new(adjust));
+        self
+    }
+}
+
 impl Kernel {
     /// Register the providers, connect the database, build the routes, boot the providers,
     /// and wrap the router in the global HTTP stack (`[http]`).
     pub async fn boot<A: App>(config: Config) -> Result<Self, BootError> {
-        let providers = A::providers();
+        Self::boot_with::<A>(config, BootOptions::new()).await
+    }
+
+    /// [`Kernel::boot`] with [`BootOptions`].
+    pub async fn boot_with<A: App>(
+        config: Config,
+        options: BootOptions,
+    ) -> Result<Self, BootError> {
+        let mut providers = options.providers;
+        providers.extend(A::providers());
         let mut services = ServicesBuilder::new();
         // One clock for every component, bound first so providers and drivers can take it.
         let clock = foundry_core::Clock::system();
@@ -148,7 +207,11 @@ impl Kernel {
             ValidateSignatureLayer::new(UrlSigner::new(key.clone())),
         );
         let http: HttpConfig = config.section("http")?;
-        let mut routes = A::routes(Routes::new(A::middleware(registry)));
+        let mut registry = A::middleware(registry);
+        if let Some(adjust) = options.middleware {
+            registry = adjust(registry);
+        }
+        let mut routes = A::routes(Routes::new(registry));
         // An app's own route at the same path wins over the built-in endpoint.
         let taken = |routes: &Routes, path: &str| routes.list().iter().any(|r| r.path == path);
         if !http.health_path.is_empty() && !taken(&routes, &http.health_path) {

@@ -50,7 +50,7 @@ pub use foundry_macros::embed_views;
 /// Validation: rules, messages, `Validated<T>` and form requests (the `validation` feature).
 #[cfg(feature = "validation")]
 pub use foundry_validation as validation;
-pub use kernel::{AppService, BootError, Kernel};
+pub use kernel::{AppService, BootError, BootOptions, Kernel};
 
 /// The guides in `docs/`, compiled as doctests so their examples cannot drift.
 #[cfg(doctest)]
