@@ -35,6 +35,26 @@ async fn the_index_is_a_page_of_posts_newest_first_with_authors_and_comment_coun
         "authors are eager loaded: {first}"
     );
     assert!(first["comments_count"].as_i64().unwrap() >= 1, "{first}");
+    assert!(
+        first["author"].get("email").is_none(),
+        "the resource hides e-mails"
+    );
+    assert!(
+        first.get("comments").is_none(),
+        "comments are not loaded on the index"
+    );
+    // A paginated resource collection: Laravel's `links` and `meta`.
+    page.assert_json(
+        &json!({"meta": {"total": 12, "per_page": 10, "last_page": 2, "from": 1, "to": 10}}),
+    )
+    .assert_json_path("links.prev", &serde_json::Value::Null);
+    assert!(
+        page.json_path("links.next")
+            .and_then(|next| next.as_str().map(str::to_owned))
+            .is_some_and(|next| next.ends_with("/api/posts?page=2")),
+        "{}",
+        page.text()
+    );
 
     app.get_json("/api/posts", &[("page", "2")])
         .await
@@ -58,7 +78,16 @@ async fn a_post_comes_with_its_comments_their_authors_and_tags() {
         .assert_json(&json!({"data": {"id": 3}}))
         .assert_json_count(3, "data.comments")
         .assert_json_count(2, "data.tags")
-        .assert_json_structure(&json!({"data": {"comments": {"*": {"author": ["email"]}}}}));
+        .assert_json_structure(&json!({"data": {"comments": {"*": {"author": ["name"]}}}}));
+    let post = response.json_path("data").unwrap();
+    assert!(
+        post["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["author"].get("email").is_none()),
+        "the resource hides e-mails: {post}"
+    );
 
     app.get_json("/api/posts/999", &())
         .await
@@ -214,11 +243,20 @@ async fn html_pages_list_posts_and_show_comments_escaped() {
         page.assert_see(&comment.body);
     }
 
-    app.with_header("Accept", "text/html")
+    // Pages share the layout; the blog's own 404 page (resources/views/errors/404.html) too,
+    // with the request id.
+    page.assert_see_html("<nav><a href=\"/posts\">Posts</a>");
+    let missing = app
+        .with_header("Accept", "text/html")
         .get("/posts/999")
-        .await
+        .await;
+    missing
         .assert_not_found()
-        .assert_header("content-type", "text/html; charset=utf-8");
+        .assert_header("content-type", "text/html; charset=utf-8")
+        .assert_see("Nothing lives at this address")
+        .assert_see_html("<nav>");
+    let request_id = missing.header("x-request-id").unwrap();
+    missing.assert_see(&request_id);
     app.with_header("Accept", "text/html")
         .get("/posts/abc")
         .await
