@@ -58,8 +58,10 @@ impl Clock {
     /// A clock frozen at `instant`; handy for tests that need exact timestamps.
     pub fn frozen_at(instant: DateTime<Utc>) -> Self {
         let clock = Self::system();
-        clock.travel_to(instant);
+        // Freeze first, then move: travelling first and freezing after let the system time
+        // tick in between, so the clock stopped a few microseconds past `instant`.
         clock.freeze();
+        clock.travel_to(instant);
         clock
     }
 
