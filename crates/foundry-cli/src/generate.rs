@@ -286,6 +286,16 @@ pub(crate) enum Failure {
 
 /// "`make:modle` is not a generator; did you mean `make:model`?"
 pub(crate) fn unknown(name: &str) -> String {
+    let list: Vec<String> = GENERATORS
+        .iter()
+        .map(|(n, _)| format!("make:{n}"))
+        .collect();
+    if name == "make" || name == "make:" {
+        return format!(
+            "`{name}` needs a generator: foundry make:<thing> <Name>\n\n  The generators: {}",
+            list.join(", ")
+        );
+    }
     let mut candidates: Vec<(usize, &str)> = GENERATORS
         .iter()
         .map(|(n, _)| *n)
@@ -983,6 +993,7 @@ mod tests {
         assert!(unknown("make:modle").contains("did you mean `make:model`?"));
         assert!(unknown("make:contoller").contains("did you mean `make:controller`?"));
         assert!(unknown("make:migrate").contains("did you mean `make:migration`?"));
+        assert!(unknown("make").contains("needs a generator"));
         let far = unknown("make:spaceship");
         assert!(!far.contains("did you mean"), "{far}");
         assert!(far.contains("make:model, make:migration"), "{far}");
