@@ -58,12 +58,7 @@ impl Clock {
     /// A clock frozen at `instant`; handy for tests that need exact timestamps.
     pub fn frozen_at(instant: DateTime<Utc>) -> Self {
         let clock = Self::system();
-<<<<<<< HEAD
         // Frozen first: travelling a running clock lands a few microseconds past `instant`.
-=======
-        // Freeze first, then move: travelling first and freezing after let the system time
-        // tick in between, so the clock stopped a few microseconds past `instant`.
->>>>>>> views
         clock.freeze();
         clock.travel_to(instant);
         clock
