@@ -5,17 +5,23 @@
 //! [`Routes`] builds a plain `axum::Router`.
 
 pub mod constraint;
+pub mod etag;
 pub mod extract;
 pub mod front;
 pub mod health;
+pub mod maintenance;
 pub mod method_override;
+pub mod metrics;
 pub mod middleware;
+pub mod observe;
+pub mod proxy;
 pub mod render;
 pub mod resource;
 pub mod routing;
 pub mod server;
 pub mod signed;
 pub mod stack;
+pub mod static_files;
 
 pub use extract::{Form, Json, Path, Query};
 pub use method_override::MethodOverrideLayer;
@@ -25,4 +31,5 @@ pub use resource::{Action, Resource};
 pub use routing::{Group, RouteError, RouteInfo, Routes};
 pub use server::{Shutdown, serve, shutdown_signal};
 pub use signed::ValidateSignatureLayer;
-pub use stack::{AppService, HttpConfig, Stack};
+pub use proxy::{ClientInfo, ClientIp};
+pub use stack::{AppService, Hsts, HttpConfig, Stack, StackParts};

@@ -47,9 +47,12 @@ where
         signal.await;
         let _ = fired_tx.send(true);
     };
-    // No `ConnectInfo`: inserting it costs an extension map per request; trusted-proxy
-    // handling will read the peer address where it needs it.
-    let server = axum::serve(listener, service.into_make_service())
+    // The peer address (`ConnectInfo<SocketAddr>`) is what trusted-proxy handling and
+    // `ClientIp` start from.
+    let server = axum::serve(
+        listener,
+        service.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
         .with_graceful_shutdown(signal)
         .into_future();
     let grace_timer = async move {

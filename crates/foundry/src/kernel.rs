@@ -2,9 +2,11 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use foundry_core::url::{UrlGenerator, UrlSigner};
-use foundry_core::{AppContext, Config, ConfigError, Environment, ServicesBuilder};
+use foundry_core::{AppContext, Config, ConfigError, ServicesBuilder};
+use foundry_http::maintenance::Maintenance;
 pub use foundry_http::AppService;
 use foundry_http::{
     ErrorRenderer, HttpConfig, MiddlewareRegistry, RouteError, RouteFlag, RouteInfo, Routes, Stack,
@@ -109,6 +111,7 @@ pub struct Kernel {
     ctx: AppContext,
     service: AppService,
     routes: Vec<RouteInfo>,
+    maintenance: Option<Arc<Maintenance>>,
 }
 
 impl fmt::Debug for Kernel {
@@ -148,7 +151,8 @@ impl Kernel {
             ValidateSignatureLayer::new(UrlSigner::new(key.clone())),
         );
         let http: HttpConfig = config.section("http")?;
-        let mut routes = A::routes(Routes::new(A::middleware(registry)));
+        let registry = crate::operations::middleware_groups(A::middleware, registry, &http)?;
+        let mut routes = A::routes(Routes::new(registry));
         // An app's own route at the same path wins over the built-in endpoint.
         let taken = |routes: &Routes, path: &str| routes.list().iter().any(|r| r.path == path);
         if !http.health_path.is_empty() && !taken(&routes, &http.health_path) {
@@ -157,6 +161,7 @@ impl Kernel {
         if !http.ready_path.is_empty() && !taken(&routes, &http.ready_path) {
             routes = routes.get(&http.ready_path, foundry_http::health::ready);
         }
+        let (routes, metrics) = crate::operations::metrics_route(routes, &http);
         let (router, routes) = routes.build().map_err(BootError::Routes)?;
         let urls = UrlGenerator::new(&config.app().url, key).with_routes(
             routes
@@ -169,10 +174,18 @@ impl Kernel {
                 .filter(|r| r.has_flag(RouteFlag::JsonErrors))
                 .map(|r| r.path.as_str()),
         );
-        let hsts = config.environment() == Environment::Production
-            && config.app().url.starts_with("https://");
+        #[cfg(feature = "db")]
+        let store = crate::operations::maintenance_store::<A>(&config, database.as_ref());
+        #[cfg(not(feature = "db"))]
+        let store = crate::operations::maintenance_store::<A>(&config);
+        #[cfg(feature = "db")]
+        if let (Some(metrics), Some(db)) = (&metrics, &database) {
+            crate::operations::pool_gauges(metrics, db);
+        }
+        let parts = crate::operations::stack_parts(&config, &http, &routes, metrics, store).await;
+        let maintenance = parts.maintenance.clone();
         let stack =
-            Stack::new(&http, renderer, hsts).map_err(|err| BootError::Http(err.to_string()))?;
+            Stack::new(&http, renderer, parts).map_err(|err| BootError::Http(err.to_string()))?;
         let ctx = AppContext::with_urls(config, services.build(), urls);
         #[cfg(feature = "db")]
         if let Some(db) = database {
@@ -218,6 +231,7 @@ impl Kernel {
             ctx,
             service,
             routes,
+            maintenance,
         })
     }
 
@@ -229,6 +243,11 @@ impl Kernel {
     /// The app's service, ready to serve or to call in tests (`tower::ServiceExt::oneshot`).
     pub fn service(&self) -> AppService {
         self.service.clone()
+    }
+
+    /// Maintenance mode of this instance (`None` when `[http.maintenance] enabled = false`).
+    pub fn maintenance(&self) -> Option<&Arc<Maintenance>> {
+        self.maintenance.as_ref()
     }
 
     /// Every route, in definition order.
