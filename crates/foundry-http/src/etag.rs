@@ -157,7 +157,10 @@ fn matches_any(wanted: &HeaderValue, tag: &HeaderValue) -> bool {
 
 fn unmodified_since(headers: &HeaderMap, since: Option<&HeaderValue>) -> bool {
     let parse = |v: &HeaderValue| httpdate::parse_http_date(v.to_str().ok()?).ok();
-    match (headers.get(LAST_MODIFIED).and_then(parse), since.and_then(parse)) {
+    match (
+        headers.get(LAST_MODIFIED).and_then(parse),
+        since.and_then(parse),
+    ) {
         (Some(modified), Some(since)) => modified <= since,
         _ => false,
     }
@@ -202,14 +205,29 @@ mod tests {
         let again = call(request(Method::GET, &[("if-none-match", &tag)]), ok()).await;
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(again.headers()[ETAG], tag.as_str());
-        assert!(again.into_body().collect().await.unwrap().to_bytes().is_empty());
+        assert!(
+            again
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .is_empty()
+        );
         let strong = tag.trim_start_matches("W/");
         let listed = format!("\"other\", {strong}");
         let head = call(request(Method::HEAD, &[("if-none-match", &listed)]), ok()).await;
-        assert_eq!(head.status(), StatusCode::NOT_MODIFIED, "weak comparison, lists");
+        assert_eq!(
+            head.status(),
+            StatusCode::NOT_MODIFIED,
+            "weak comparison, lists"
+        );
         let stale = call(request(Method::GET, &[("if-none-match", "\"nope\"")]), ok()).await;
         assert_eq!(stale.status(), StatusCode::OK);
-        assert_eq!(stale.into_body().collect().await.unwrap().to_bytes(), "hello etag");
+        assert_eq!(
+            stale.into_body().collect().await.unwrap().to_bytes(),
+            "hello etag"
+        );
         let post = call(request(Method::POST, &[("if-none-match", "*")]), ok()).await;
         assert!(!post.headers().contains_key(ETAG), "only GET and HEAD");
         let mut missing = Response::new(Body::empty());
@@ -234,8 +252,14 @@ mod tests {
             StatusCode::NOT_MODIFIED
         );
         let earlier = [("if-modified-since", "Tue, 20 Oct 2026 07:28:00 GMT")];
-        assert_eq!(call(request(Method::GET, &earlier), dated()).await.status(), StatusCode::OK);
+        assert_eq!(
+            call(request(Method::GET, &earlier), dated()).await.status(),
+            StatusCode::OK
+        );
         let garbage = [("if-modified-since", "yesterday")];
-        assert_eq!(call(request(Method::GET, &garbage), dated()).await.status(), StatusCode::OK);
+        assert_eq!(
+            call(request(Method::GET, &garbage), dated()).await.status(),
+            StatusCode::OK
+        );
     }
 }

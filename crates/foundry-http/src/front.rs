@@ -8,13 +8,13 @@
 //! `docs/performance.md` for the figures.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
-use std::net::SocketAddr;
 
 use axum::body::{Body, HttpBody};
 use axum::extract::{ConnectInfo, Request};
@@ -263,10 +263,12 @@ where
         let front = &**this.front;
         let path = this.uri.as_ref().map(Uri::path);
         let json_path = path.filter(|_| front.renderer.json_routes.is_some());
-        let mut response =
-            front
-                .renderer
-                .render(response, *this.wants_json, json_path, this.request_id.as_ref());
+        let mut response = front.renderer.render(
+            response,
+            *this.wants_json,
+            json_path,
+            this.request_id.as_ref(),
+        );
         let headers = response.headers_mut();
         for (name, value) in &front.headers {
             headers.entry(name).or_insert_with(|| value.clone());

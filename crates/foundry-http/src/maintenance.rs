@@ -20,8 +20,8 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use foundry_core::url::UrlSigner;
 use foundry_core::{AppKey, BoxFuture, Error};
-use http::header::{COOKIE, HeaderName, HeaderValue, LOCATION, RETRY_AFTER, SET_COOKIE};
 use http::StatusCode;
+use http::header::{COOKIE, HeaderName, HeaderValue, LOCATION, RETRY_AFTER, SET_COOKIE};
 use serde::{Deserialize, Serialize};
 
 /// The bypass cookie's name.
@@ -65,7 +65,9 @@ impl DownState {
         if let Some(redirect) = &self.redirect
             && (!redirect.starts_with('/') || HeaderValue::from_str(redirect).is_err())
         {
-            return Err(format!("--redirect `{redirect}` must be a path starting with `/`"));
+            return Err(format!(
+                "--redirect `{redirect}` must be a path starting with `/`"
+            ));
         }
         Ok(())
     }
@@ -416,7 +418,10 @@ mod tests {
         assert_eq!(response.headers()[LOCATION], "/");
         let set = response.headers()[SET_COOKIE].to_str().unwrap();
         let pair = set.split(';').next().unwrap();
-        assert!(m.check(&get("/posts", Some(&format!("a=b; {pair}")))).is_none());
+        assert!(
+            m.check(&get("/posts", Some(&format!("a=b; {pair}"))))
+                .is_none()
+        );
         // Tampered, malformed or foreign cookies get the 503.
         let (name, value) = pair.split_once('=').unwrap();
         let (expires, signature) = value.split_once('.').unwrap();
@@ -470,9 +475,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = maintenance(dir.path());
         for state in [
-            DownState { secret: Some("a/b".into()), ..DownState::default() },
-            DownState { secret: Some(String::new()), ..DownState::default() },
-            DownState { redirect: Some("http://elsewhere".into()), ..DownState::default() },
+            DownState {
+                secret: Some("a/b".into()),
+                ..DownState::default()
+            },
+            DownState {
+                secret: Some(String::new()),
+                ..DownState::default()
+            },
+            DownState {
+                redirect: Some("http://elsewhere".into()),
+                ..DownState::default()
+            },
         ] {
             assert!(m.down(state).await.is_err());
         }

@@ -72,7 +72,9 @@ impl Metrics {
     /// The route templates, indexed as the front's route lookup indexes them; requests that
     /// match none count under `route=""`. Only the first call counts.
     pub fn set_routes(&self, templates: Vec<String>) {
-        let series = (0..=templates.len()).map(|_| RouteSeries::default()).collect();
+        let series = (0..=templates.len())
+            .map(|_| RouteSeries::default())
+            .collect();
         let _ = self.routes.set(RouteTable { templates, series });
     }
 
@@ -138,7 +140,9 @@ impl Metrics {
             None => (&[][..], &[][..]),
         };
         let route = |i: usize| templates.get(i).map_or("", String::as_str);
-        out.push_str("# HELP http_requests_total Requests answered, by route template, method and status.\n");
+        out.push_str(
+            "# HELP http_requests_total Requests answered, by route template, method and status.\n",
+        );
         out.push_str("# TYPE http_requests_total counter\n");
         for (i, series) in all_series.iter().enumerate() {
             if let Ok(counts) = series.counts.read() {
@@ -153,7 +157,9 @@ impl Metrics {
                 }
             }
         }
-        out.push_str("# HELP http_request_duration_seconds Time to the response head, by route template.\n");
+        out.push_str(
+            "# HELP http_request_duration_seconds Time to the response head, by route template.\n",
+        );
         out.push_str("# TYPE http_request_duration_seconds histogram\n");
         for (i, series) in all_series.iter().enumerate() {
             let count = series.count.load(Ordering::Relaxed);
@@ -174,8 +180,14 @@ impl Metrics {
                 "http_request_duration_seconds_bucket{{route=\"{label}\",le=\"+Inf\"}} {count}"
             );
             let sum = series.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(out, "http_request_duration_seconds_sum{{route=\"{label}\"}} {sum}");
-            let _ = writeln!(out, "http_request_duration_seconds_count{{route=\"{label}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_sum{{route=\"{label}\"}} {sum}"
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_count{{route=\"{label}\"}} {count}"
+            );
         }
         out.push_str("# HELP http_requests_in_flight Requests being answered.\n");
         out.push_str("# TYPE http_requests_in_flight gauge\n");
@@ -241,16 +253,36 @@ mod tests {
     #[test]
     fn counts_and_histograms_render_in_the_text_format() {
         let m = Metrics::new();
-        m.record(Some(0), &Method::GET, StatusCode::OK, Duration::from_millis(3));
+        m.record(
+            Some(0),
+            &Method::GET,
+            StatusCode::OK,
+            Duration::from_millis(3),
+        );
         m.set_routes(vec!["/posts/{post}".into(), "/".into()]);
         m.started();
         m.started();
         m.finished();
         for _ in 0..3 {
-            m.record(Some(0), &Method::GET, StatusCode::OK, Duration::from_millis(3));
+            m.record(
+                Some(0),
+                &Method::GET,
+                StatusCode::OK,
+                Duration::from_millis(3),
+            );
         }
-        m.record(Some(0), &Method::GET, StatusCode::NOT_FOUND, Duration::from_millis(30));
-        m.record(None, &Method::POST, StatusCode::NOT_FOUND, Duration::from_secs(20));
+        m.record(
+            Some(0),
+            &Method::GET,
+            StatusCode::NOT_FOUND,
+            Duration::from_millis(30),
+        );
+        m.record(
+            None,
+            &Method::POST,
+            StatusCode::NOT_FOUND,
+            Duration::from_secs(20),
+        );
         m.add_gauge(|| Gauge {
             name: "db_pool_connections",
             help: "Connections in the pool.",
@@ -272,7 +304,10 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }
-        assert!(!text.contains("route=\"/\""), "routes without requests are left out");
+        assert!(
+            !text.contains("route=\"/\""),
+            "routes without requests are left out"
+        );
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }

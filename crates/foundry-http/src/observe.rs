@@ -110,7 +110,9 @@ impl Observer {
             metrics.record(route, done.method, done.status, done.elapsed);
         }
         if let Some(log) = self.access_log {
-            let template = route.and_then(|i| self.templates.get(i)).map_or("", String::as_str);
+            let template = route
+                .and_then(|i| self.templates.get(i))
+                .map_or("", String::as_str);
             log.log(
                 done.method,
                 done.path,

@@ -42,7 +42,9 @@ impl Cidr {
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.bits)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -73,14 +75,20 @@ impl TrustedProxies {
                 None => (entry, None),
             };
             let addr: IpAddr = addr.parse().map_err(|_| {
-                format!("`{entry}` is not an IP address or CIDR range (e.g. `10.0.0.0/8`, `::1`, `*`)")
+                format!(
+                    "`{entry}` is not an IP address or CIDR range (e.g. `10.0.0.0/8`, `::1`, `*`)"
+                )
             })?;
             let max = if addr.is_ipv4() { 32 } else { 128 };
             let bits = match bits {
                 None => max,
-                Some(bits) => bits.parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(|| {
-                    format!("`{entry}` has a prefix length that is not between 0 and {max}")
-                })?,
+                Some(bits) => bits
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|b| *b <= max)
+                    .ok_or_else(|| {
+                        format!("`{entry}` has a prefix length that is not between 0 and {max}")
+                    })?,
             };
             proxies.ranges.push(Cidr {
                 addr: addr.to_canonical(),
@@ -242,12 +250,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        ClientInfo::from_parts(parts).ip.map(ClientIp).ok_or_else(|| {
-            Error::internal(
-                "the client's address is unknown: the request did not come through a \
+        ClientInfo::from_parts(parts)
+            .ip
+            .map(ClientIp)
+            .ok_or_else(|| {
+                Error::internal(
+                    "the client's address is unknown: the request did not come through a \
                  connection (in tests, insert `ConnectInfo<SocketAddr>` into its extensions)",
-            )
-        })
+                )
+            })
     }
 }
 
@@ -257,8 +268,7 @@ mod tests {
     use http::HeaderValue;
 
     fn proxies(entries: &[&str]) -> TrustedProxies {
-        TrustedProxies::parse(&entries.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>())
-            .unwrap()
+        TrustedProxies::parse(&entries.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>()).unwrap()
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -277,7 +287,10 @@ mod tests {
     fn ranges_match_v4_v6_and_mapped_addresses() {
         let p = proxies(&["10.0.0.0/8", "127.0.0.1", "fd00::/8", "0.0.0.0/0"]);
         assert!(p.contains(ip("10.255.0.1")));
-        assert!(p.contains(ip("::ffff:127.0.0.1")), "v4-mapped v6 peers match v4 ranges");
+        assert!(
+            p.contains(ip("::ffff:127.0.0.1")),
+            "v4-mapped v6 peers match v4 ranges"
+        );
         assert!(p.contains(ip("fd12::1")));
         assert!(!p.contains(ip("fe80::1")));
         assert!(p.contains(ip("8.8.8.8")), "/0 is every v4 address");
@@ -306,15 +319,25 @@ mod tests {
         let p = proxies(&["10.0.0.0/8"]);
         let h = headers(&[("x-forwarded-for", "6.6.6.6, 1.2.3.4, 10.0.0.2")]);
         let f = p.forwarded(ip("10.0.0.1"), &h).unwrap();
-        assert_eq!(f.ip, Some(ip("1.2.3.4")), "a spoofed leftmost entry is not believed");
-        let h = headers(&[("x-forwarded-for", "1.2.3.4:5678"), ("x-forwarded-for", "[::1]:80")]);
+        assert_eq!(
+            f.ip,
+            Some(ip("1.2.3.4")),
+            "a spoofed leftmost entry is not believed"
+        );
+        let h = headers(&[
+            ("x-forwarded-for", "1.2.3.4:5678"),
+            ("x-forwarded-for", "[::1]:80"),
+        ]);
         assert_eq!(
             p.forwarded(ip("10.0.0.1"), &h).unwrap().ip,
             Some(ip("::1")),
             "several header lines form one chain; ports are dropped"
         );
         let h = headers(&[("x-forwarded-for", "10.0.0.9, 10.0.0.8")]);
-        assert_eq!(p.forwarded(ip("10.0.0.1"), &h).unwrap().ip, Some(ip("10.0.0.9")));
+        assert_eq!(
+            p.forwarded(ip("10.0.0.1"), &h).unwrap().ip,
+            Some(ip("10.0.0.9"))
+        );
     }
 
     #[test]
@@ -326,14 +349,26 @@ mod tests {
             ("x-forwarded-host", "evil.test"),
         ]);
         assert_eq!(p.forwarded(ip("8.8.8.8"), &spoof), None, "untrusted peer");
-        for bad in ["1.2.3.4, not-an-ip", "", ",", "1.2.3.4 5.6.7.8", "999.1.1.1"] {
+        for bad in [
+            "1.2.3.4, not-an-ip",
+            "",
+            ",",
+            "1.2.3.4 5.6.7.8",
+            "999.1.1.1",
+        ] {
             let h = headers(&[("x-forwarded-for", bad)]);
             assert_eq!(p.forwarded(ip("10.0.0.1"), &h), None, "{bad:?}");
         }
         let h = headers(&[("x-forwarded-proto", "gopher"), ("x-forwarded-host", "a/b")]);
         assert_eq!(p.forwarded(ip("10.0.0.1"), &h), None);
-        let h = headers(&[("x-forwarded-proto", "HTTPS, http"), ("x-forwarded-host", "app.test:8443")]);
+        let h = headers(&[
+            ("x-forwarded-proto", "HTTPS, http"),
+            ("x-forwarded-host", "app.test:8443"),
+        ]);
         let f = p.forwarded(ip("10.0.0.1"), &h).unwrap();
-        assert_eq!((f.https, f.host.as_deref()), (Some(true), Some("app.test:8443")));
+        assert_eq!(
+            (f.https, f.host.as_deref()),
+            (Some(true), Some("app.test:8443"))
+        );
     }
 }

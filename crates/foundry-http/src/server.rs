@@ -53,8 +53,8 @@ where
         listener,
         service.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-        .with_graceful_shutdown(signal)
-        .into_future();
+    .with_graceful_shutdown(signal)
+    .into_future();
     let grace_timer = async move {
         // `wait_for` fails only if the sender is gone, which happens after it sent `true`.
         let _ = fired_rx.wait_for(|fired| *fired).await;

@@ -445,7 +445,9 @@ impl Stack {
                 let cache_control = (!config.static_files.cache_control.is_empty())
                     .then(|| HeaderValue::from_str(&config.static_files.cache_control))
                     .transpose()
-                    .map_err(|_| invalid("static_files.cache_control", "not a valid header value"))?;
+                    .map_err(|_| {
+                        invalid("static_files.cache_control", "not a valid header value")
+                    })?;
                 StaticFiles::new(
                     &root.join(&config.static_files.dir),
                     prefix,

@@ -173,7 +173,10 @@ where
             return Either::Right(self.inner.call(request));
         };
         // ServeDir resolves the path itself; hand it the checked relative one.
-        if let Ok(uri) = Uri::builder().path_and_query(format!("/{}", encode(&file))).build() {
+        if let Ok(uri) = Uri::builder()
+            .path_and_query(format!("/{}", encode(&file)))
+            .build()
+        {
             *request.uri_mut() = uri;
         }
         let files = self.files.clone();

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use foundry_core::url::{UrlGenerator, UrlSigner};
 use foundry_core::{AppContext, Config, ConfigError, ServicesBuilder};
-use foundry_http::maintenance::Maintenance;
 pub use foundry_http::AppService;
+use foundry_http::maintenance::Maintenance;
 use foundry_http::{
     ErrorRenderer, HttpConfig, MiddlewareRegistry, RouteError, RouteFlag, RouteInfo, Routes, Stack,
     ValidateSignatureLayer,

@@ -103,10 +103,7 @@ mod database {
             })
         }
 
-        fn write<'a>(
-            &'a self,
-            state: Option<&'a DownState>,
-        ) -> BoxFuture<'a, Result<(), String>> {
+        fn write<'a>(&'a self, state: Option<&'a DownState>) -> BoxFuture<'a, Result<(), String>> {
             Box::pin(async move {
                 let result = match state {
                     None => self
@@ -224,13 +221,18 @@ async fn down<A: App>(inv: Invocation) -> CommandResult {
     };
     state.validate()?;
     if state.secret.is_some() && config.app().key.is_none() {
-        return Err("--secret needs the app key to sign the bypass cookie; run `key:generate`".into());
+        return Err(
+            "--secret needs the app key to sign the bypass cookie; run `key:generate`".into(),
+        );
     }
     let store = store_for::<A>(&config).await?;
     store.write(Some(&state)).await?;
     println!("The app is now in maintenance mode ({}).", store.describe());
     if let Some(secret) = &state.secret {
-        println!("Bypass: {}", config.app().url.trim_end_matches('/').to_owned() + "/" + secret);
+        println!(
+            "Bypass: {}",
+            config.app().url.trim_end_matches('/').to_owned() + "/" + secret
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
