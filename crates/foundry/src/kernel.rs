@@ -182,7 +182,7 @@ impl Kernel {
         if let (Some(metrics), Some(db)) = (&metrics, &database) {
             crate::operations::pool_gauges(metrics, db);
         }
-        let parts = crate::operations::stack_parts(&config, &http, &routes, metrics, store).await;
+        let parts = crate::operations::stack_parts(&config, &http, &routes, metrics, store);
         let maintenance = parts.maintenance.clone();
         let stack =
             Stack::new(&http, renderer, parts).map_err(|err| BootError::Http(err.to_string()))?;
@@ -204,6 +204,7 @@ impl Kernel {
                     source,
                 })?;
         }
+        crate::operations::watch_maintenance(maintenance.as_ref(), &http).await;
         // The global stack wraps the router from outside: method spoofing must run before
         // routing, and the renderer must see the fallback's 404s.
         let router = router.with_state(ctx.clone());

@@ -50,8 +50,8 @@ pub(crate) fn metrics_route(routes: Routes, http: &HttpConfig) -> (Routes, Optio
 }
 
 /// Everything the global stack needs besides `[http]`: HSTS policy, static files, route
-/// templates, metrics and maintenance mode (read once now, then watched).
-pub(crate) async fn stack_parts(
+/// templates, metrics and maintenance mode.
+pub(crate) fn stack_parts(
     config: &Config,
     http: &HttpConfig,
     routes: &[RouteInfo],
@@ -81,13 +81,6 @@ pub(crate) async fn stack_parts(
             .collect();
         Arc::new(Maintenance::new(store, config.app().key.clone(), exempt))
     });
-    if let Some(maintenance) = &maintenance {
-        if let Err(reason) = maintenance.refresh().await {
-            tracing::warn!(%reason, "cannot read the maintenance state; starting as up");
-        }
-        let interval = Duration::from_millis(http.maintenance.check_interval_ms.max(10));
-        Maintenance::watch(maintenance, interval);
-    }
     StackParts {
         hsts,
         root: Some(config.root().to_path_buf()),
@@ -96,6 +89,19 @@ pub(crate) async fn stack_parts(
         metrics,
         maintenance,
     }
+}
+
+/// Read the maintenance state once, then every `check_interval_ms`; after the providers
+/// booted, so a provider that migrates (the blog in `local`) runs first.
+pub(crate) async fn watch_maintenance(maintenance: Option<&Arc<Maintenance>>, http: &HttpConfig) {
+    let Some(maintenance) = maintenance else {
+        return;
+    };
+    if let Err(reason) = maintenance.refresh().await {
+        tracing::warn!(%reason, "cannot read the maintenance state; starting as up");
+    }
+    let interval = Duration::from_millis(http.maintenance.check_interval_ms.max(10));
+    Maintenance::watch(maintenance, interval);
 }
 
 /// The maintenance store of `A`: its database when it lists the maintenance migration.
