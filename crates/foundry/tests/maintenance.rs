@@ -263,3 +263,74 @@ async fn without_a_database_the_state_is_a_file_in_storage() {
     first.maintenance().unwrap().up().await.unwrap();
     wait_for(&second, StatusCode::OK).await;
 }
+
+#[tokio::test]
+async fn the_database_store_works_on_postgresql_too() {
+    let url = match std::env::var("FOUNDRY_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            assert!(
+                std::env::var("FOUNDRY_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "FOUNDRY_TEST_DATABASE_URL is not set"
+            );
+            eprintln!("skipping PostgreSQL test: FOUNDRY_TEST_DATABASE_URL is not set");
+            return;
+        }
+    };
+    let admin = Db::connect(&url).await.expect("connect to PostgreSQL");
+    let schema = format!("foundry_maintenance_{}", std::process::id());
+    for sql in [
+        format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
+        format!("CREATE SCHEMA \"{schema}\""),
+    ] {
+        admin.statement(&sql, vec![]).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = tokio::spawn(pg_suite(
+        dir.path().to_owned(),
+        AppKey::generate().unwrap().to_string(),
+        url,
+        schema.clone(),
+    ))
+    .await;
+    admin
+        .statement(&format!("DROP SCHEMA \"{schema}\" CASCADE"), vec![])
+        .await
+        .unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// Two kernels on one PostgreSQL schema: `down` on one reaches the other, `up` too.
+async fn pg_suite(root: PathBuf, key: String, url: String, schema: String) {
+    let boot_pg = || {
+        let config = ConfigLoader::new(&root)
+            .vars([
+                ("FOUNDRY_APP__KEY", key.as_str()),
+                ("FOUNDRY_HTTP__MAINTENANCE__CHECK_INTERVAL_MS", "50"),
+                ("FOUNDRY_DATABASE__URL", url.as_str()),
+                ("FOUNDRY_DATABASE__SEARCH_PATH", schema.as_str()),
+                ("FOUNDRY_DATABASE__MAX_CONNECTIONS", "2"),
+            ])
+            .load()
+            .unwrap();
+        Kernel::boot::<Shop>(config)
+    };
+    let first = boot_pg().await.unwrap();
+    let db = first.context().make::<Db>().unwrap();
+    Migrator::new((*db).clone(), Shop::migrations())
+        .migrate(Default::default())
+        .await
+        .unwrap();
+    let second = boot_pg().await.unwrap();
+    first
+        .maintenance()
+        .unwrap()
+        .down(DownState::default())
+        .await
+        .unwrap();
+    wait_for(&second, StatusCode::SERVICE_UNAVAILABLE).await;
+    first.maintenance().unwrap().up().await.unwrap();
+    wait_for(&second, StatusCode::OK).await;
+}
