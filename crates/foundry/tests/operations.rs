@@ -33,6 +33,15 @@ impl App for OpsApp {
         routes
             .get("/", || async { "home" })
             .get("/client", client)
+            .get("/layered", || async { "layered" })
+            .layer(tower::util::MapResponseLayer::new(
+                |mut r: axum::response::Response| {
+                    r.headers_mut()
+                        .insert("x-by-value", http::HeaderValue::from_static("1"));
+                    r
+                },
+            ))
+            .middleware("tagged")
             .get("/ip", ip)
             .get("/posts/{post}", |Path(post): Path<u64>| async move {
                 format!("post {post}")
@@ -127,6 +136,23 @@ async fn configured_groups_replace_the_defaults_and_unknown_names_stop_the_boot(
     let (_dir, err) = boot_with("[http.groups]\nweb = [\"web\"]\n", &[]).await;
     let message = err.unwrap_err().to_string();
     assert!(message.contains("contains itself"), "{message}");
+}
+
+#[tokio::test]
+async fn route_middleware_by_name_and_by_value() {
+    let (_dir, kernel) = boot("").await;
+    let (status, headers, body) = send(&kernel, get("/layered")).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "layered"));
+    assert_eq!(headers["x-by-value"], "1");
+    assert_eq!(headers["x-tagged"], "yes");
+    let route = kernel
+        .routes()
+        .iter()
+        .find(|r| r.path == "/layered")
+        .unwrap();
+    assert_eq!(route.middleware, ["(layer)", "tagged"]);
+    let (_, headers, _) = send(&kernel, get("/client")).await;
+    assert!(!headers.contains_key("x-by-value"), "only on its route");
 }
 
 #[tokio::test]
