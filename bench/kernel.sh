@@ -13,13 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rustforge/target}"
-ROUNDS="${ROUNDS:-3}"
-DURATION="${DURATION:-5}"
-CONNECTIONS="${CONNECTIONS:-64}"
+source bench/common.bash
 BLOG_PORT=18080
 BASE_PORT=18081
-
-command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y wrk >/dev/null; }
 
 cargo build --release --quiet -p blog -p axum-baseline
 BLOG="$CARGO_TARGET_DIR/release/blog"
@@ -31,7 +27,6 @@ trap cleanup EXIT
 
 export FOUNDRY_ENV=production FOUNDRY_APP__KEY="$("$BLOG" key:generate --show)" RUST_LOG=warn
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
@@ -66,26 +61,22 @@ printf 'RESULT blog_startup_to_first_response_ms %s ms\n' "$(printf '%s\n' "${sa
 
 taskset -c 0 "$BLOG" serve --port "$BLOG_PORT" >/dev/null 2>&1 & pids+=($!); blog_pid=$!
 taskset -c 0 "$BASE" hello "$BASE_PORT" >/dev/null 2>&1 & pids+=($!); base_pid=$!
-for port in $BLOG_PORT $BASE_PORT; do
-  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/api/hello" >/dev/null && break; sleep 0.05; done
-done
+for port in $BLOG_PORT $BASE_PORT; do wait_http "http://127.0.0.1:$port/api/hello"; done
 diff <(curl -s "http://127.0.0.1:$BLOG_PORT/api/hello") <(curl -s "http://127.0.0.1:$BASE_PORT/api/hello") \
   || { echo "error: the two servers answer differently" >&2; exit 1; }
 sleep 1
 printf 'RESULT blog_idle_rss_mb %s MB\n' "$(awk -v kb="$(rss_kb $blog_pid)" 'BEGIN {printf "%.1f", kb/1024}')"
 printf 'RESULT baseline_idle_rss_mb %s MB\n' "$(awk -v kb="$(rss_kb $base_pid)" 'BEGIN {printf "%.1f", kb/1024}')"
 
-rps() { # port
-  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$1/api/hello" \
-    | awk '/^Requests\/sec/ {print $2}'
-}
 blog_runs=(); base_runs=()
 for round in $(seq 1 "$ROUNDS"); do
   # Alternate which server goes first so drift in machine load hits both equally.
   if (( round % 2 )); then
-    base_runs+=("$(rps $BASE_PORT)"); blog_runs+=("$(rps $BLOG_PORT)")
+    base_runs+=("$(rps "http://127.0.0.1:$BASE_PORT/api/hello")")
+    blog_runs+=("$(rps "http://127.0.0.1:$BLOG_PORT/api/hello")")
   else
-    blog_runs+=("$(rps $BLOG_PORT)"); base_runs+=("$(rps $BASE_PORT)")
+    blog_runs+=("$(rps "http://127.0.0.1:$BLOG_PORT/api/hello")")
+    base_runs+=("$(rps "http://127.0.0.1:$BASE_PORT/api/hello")")
   fi
 done
 blog_rps=$(printf '%s\n' "${blog_runs[@]}" | median)
@@ -94,33 +85,16 @@ printf 'RESULT kernel_json_hello_rps %.0f req/s\n' "$blog_rps"
 printf 'RESULT baseline_json_hello_rps %.0f req/s\n' "$base_rps"
 awk -v a="$blog_rps" -v b="$base_rps" 'BEGIN {printf "RESULT kernel_json_hello_ratio %.3f x\n", a/b}'
 # One server core saturated: CPU per request is 1/rps, so the difference is what the kernel adds.
-awk -v a="$blog_rps" -v b="$base_rps" 'BEGIN {printf "RESULT kernel_overhead_us %.2f us\n", (1/a - 1/b) * 1e6}'
+printf 'RESULT kernel_overhead_us %s us\n' "$(added_us "$blog_rps" "$base_rps")"
 printf 'RESULT blog_peak_rss_mb %s MB\n' "$(awk -v kb="$(hwm_kb $blog_pid)" 'BEGIN {printf "%.1f", kb/1024}')"
 printf 'RESULT baseline_peak_rss_mb %s MB\n' "$(awk -v kb="$(hwm_kb $base_pid)" 'BEGIN {printf "%.1f", kb/1024}')"
 cleanup; pids=()
 
 # Instructions per request under callgrind: deterministic, unlike requests/s on a shared
 # machine. Two runs of different lengths cancel out startup and shutdown.
-command -v valgrind >/dev/null || { echo "installing valgrind"; apt-get install -y valgrind >/dev/null; }
 CG_PORT=18082
-instructions() { # requests, command...
-  local n=$1; shift
-  local out; out=$(mktemp)
-  valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>&1 &
-  local vpid=$!
-  for _ in $(seq 1 400); do curl -sf "http://127.0.0.1:$CG_PORT/api/hello" >/dev/null && break; sleep 0.1; done
-  # One keep-alive connection, n requests.
-  curl -s $(for _ in $(seq 1 "$n"); do printf 'http://127.0.0.1:%s/api/hello ' "$CG_PORT"; done) >/dev/null
-  kill -INT "$vpid"; sleep 0.3; kill -TERM "$vpid" 2>/dev/null || true; wait "$vpid" || true
-  awk '/^(summary|totals):/ {print $2; exit}' "$out"; rm -f "$out"
-}
-per_request() { # command...
-  local short long
-  short=$(instructions 500 "$@"); long=$(instructions 2500 "$@")
-  awk -v s="$short" -v l="$long" 'BEGIN {printf "%.0f", (l - s) / 2000}'
-}
-blog_ir=$(per_request "$BLOG" serve --port $CG_PORT)
-base_ir=$(per_request "$BASE" hello $CG_PORT)
+blog_ir=$(per_request "http://127.0.0.1:$CG_PORT/api/hello" "$BLOG" serve --port $CG_PORT)
+base_ir=$(per_request "http://127.0.0.1:$CG_PORT/api/hello" "$BASE" hello $CG_PORT)
 printf 'RESULT kernel_json_hello_instructions %s instructions/request\n' "$blog_ir"
 printf 'RESULT baseline_json_hello_instructions %s instructions/request\n' "$base_ir"
 printf 'RESULT kernel_overhead_instructions %s instructions/request\n' "$((blog_ir - base_ir))"

@@ -1,7 +1,8 @@
 //! Bare axum servers: the baseline RustForge's benchmarks measure against.
 //!
 //! `axum-baseline hello <port>` serves `GET /api/hello` with the same JSON the kernel
-//! benchmark's RustForge route returns, on the same runtime setup (multi-threaded tokio).
+//! benchmark's RustForge route returns, and `GET /{api,web}/{plaintext,json}` as `bench/http.sh`'s
+//! app does, on the same runtime setup (multi-threaded tokio).
 
 use axum::Json;
 use axum::routing::get;
@@ -9,6 +10,10 @@ use serde_json::{Value, json};
 
 async fn hello() -> Json<Value> {
     Json(json!({ "message": "Hello, World!" }))
+}
+
+async fn plaintext() -> &'static str {
+    "Hello, World!"
 }
 
 fn main() {
@@ -24,7 +29,12 @@ fn main() {
         .build()
         .expect("tokio runtime");
     runtime.block_on(async move {
-        let app = axum::Router::new().route("/api/hello", get(hello));
+        let app = axum::Router::new()
+            .route("/api/hello", get(hello))
+            .route("/api/plaintext", get(plaintext))
+            .route("/api/json", get(hello))
+            .route("/web/plaintext", get(plaintext))
+            .route("/web/json", get(hello));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind the baseline port");

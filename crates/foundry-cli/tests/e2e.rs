@@ -5,14 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The framework checkout (this crate is `crates/foundry-cli`).
-fn checkout() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
 /// The target directory this test binary was built in, unless CARGO_TARGET_DIR says otherwise.
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")

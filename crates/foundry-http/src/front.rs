@@ -1,5 +1,6 @@
 //! The front of the kernel: one service doing what every request needs — the request id,
-//! the body-size check, panic catching, error rendering and security headers.
+//! trusted proxies, the body-size check, maintenance mode, panic catching, error rendering,
+//! security headers, metrics and the access log.
 //!
 //! These are fused into one layer rather than five because each tower layer costs a future
 //! wrapped around the next (moved on every call) and its own header lookups; together they
@@ -7,20 +8,25 @@
 //! `docs/performance.md` for the figures.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
-use axum::body::Body;
-use axum::extract::Request;
+use axum::body::{Body, HttpBody};
+use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use foundry_core::Error;
-use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
-use http::{StatusCode, Uri};
+use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY};
+use http::{Method, StatusCode, Uri};
 use tower::{Layer, Service};
 
+use crate::maintenance::Maintenance;
+use crate::observe::{Finished, Observer};
+use crate::proxy::TrustedProxies;
 use crate::render::{ErrorRenderer, wants_json};
 
 /// Request ids: keep a sane incoming one, otherwise make `<random prefix>-<counter>`, unique
@@ -86,10 +92,20 @@ pub struct Front {
     pub request_ids: Option<RequestIds>,
     /// Headers added to every response that does not set them itself.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// `Strict-Transport-Security`, when it may be sent at all (production).
+    pub hsts: Option<HeaderValue>,
+    /// Send HSTS on every response (the app's URL is https), not only to clients a trusted
+    /// proxy says came over https.
+    pub hsts_always: bool,
     /// Bodies declaring a larger `Content-Length` get 413 before any handler runs.
     pub max_body_bytes: Option<usize>,
+    /// Proxies whose forwarding headers are believed.
+    pub proxies: Option<TrustedProxies>,
+    /// Maintenance mode.
+    pub maintenance: Option<Arc<Maintenance>>,
+    /// Metrics and the access log.
+    pub observer: Option<Observer>,
 }
-
 /// Layer applying a [`Front`].
 #[derive(Debug, Clone)]
 pub struct FrontLayer {
@@ -137,10 +153,13 @@ where
     fn call(&mut self, mut request: Request) -> Self::Future {
         let front = &self.front;
         let wants_json = wants_json(request.headers());
-        let uri = front
-            .renderer
-            .json_routes
-            .is_some()
+        let observed = front.observer.as_ref().map(|observer| {
+            if let Some(metrics) = &observer.metrics {
+                metrics.started();
+            }
+            (Instant::now(), request.method().clone())
+        });
+        let uri = (front.renderer.json_routes.is_some() || observed.is_some())
             .then(|| request.uri().clone());
         let request_id = front.request_ids.as_ref().map(|ids| {
             let id = ids.for_request(&request);
@@ -148,6 +167,14 @@ where
             request.headers_mut().insert(ids.header.clone(), id.clone());
             id
         });
+        let mut https = false;
+        if let Some(proxies) = &front.proxies
+            && let Some(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>()
+            && let Some(forwarded) = proxies.forwarded(peer.0.ip(), request.headers())
+        {
+            https = forwarded.https == Some(true);
+            request.extensions_mut().insert(forwarded);
+        }
         let too_large = front.max_body_bytes.is_some_and(|limit| {
             request
                 .headers()
@@ -155,16 +182,25 @@ where
                 .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
                 .is_some_and(|len| len > limit)
         });
-        let inner = if too_large {
-            None
+        let early = if too_large {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            Some(response)
         } else {
-            Some(self.inner.call(request))
+            front.maintenance.as_ref().and_then(|m| m.check(&request))
+        };
+        let inner = match early {
+            Some(_) => None,
+            None => Some(self.inner.call(request)),
         };
         FrontFuture {
             inner,
+            early,
             wants_json,
+            https,
             uri,
             request_id,
+            observed,
             front: self.front.clone(),
         }
     }
@@ -175,10 +211,25 @@ pin_project_lite::pin_project! {
     pub struct FrontFuture<F> {
         #[pin]
         inner: Option<F>,
+        early: Option<Response>,
         wants_json: bool,
+        https: bool,
         uri: Option<Uri>,
         request_id: Option<HeaderValue>,
+        observed: Option<(Instant, Method)>,
         front: Arc<Front>,
+    }
+
+    impl<F> PinnedDrop for FrontFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // A request dropped before it finished (the client went away) leaves the gauge.
+            let this = this.project();
+            if this.observed.is_some()
+                && let Some(metrics) = this.front.observer.as_ref().and_then(|o| o.metrics.as_ref())
+            {
+                metrics.finished();
+            }
+        }
     }
 }
 
@@ -191,11 +242,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let response = match this.inner.as_pin_mut() {
-            None => {
-                let mut response = Response::new(Body::empty());
-                *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-                response
-            }
+            None => this.early.take().unwrap_or_default(),
             Some(mut inner) => {
                 // A panicking handler becomes a 500 like any other internal error; the future
                 // is not polled again afterwards.
@@ -215,16 +262,39 @@ where
         };
         let front = &**this.front;
         let path = this.uri.as_ref().map(Uri::path);
-        let mut response =
-            front
-                .renderer
-                .render(response, *this.wants_json, path, this.request_id.as_ref());
+        let json_path = path.filter(|_| front.renderer.json_routes.is_some());
+        let mut response = front.renderer.render(
+            response,
+            *this.wants_json,
+            json_path,
+            this.request_id.as_ref(),
+        );
         let headers = response.headers_mut();
-        if let (Some(ids), Some(id)) = (&front.request_ids, this.request_id.take()) {
-            headers.insert(ids.header.clone(), id);
-        }
         for (name, value) in &front.headers {
             headers.entry(name).or_insert_with(|| value.clone());
+        }
+        if let Some(hsts) = &front.hsts
+            && (front.hsts_always || *this.https)
+        {
+            headers
+                .entry(STRICT_TRANSPORT_SECURITY)
+                .or_insert_with(|| hsts.clone());
+        }
+        if let (Some(observer), Some((started, method))) = (&front.observer, this.observed.take()) {
+            observer.finish(&Finished {
+                method: &method,
+                path: path.unwrap_or(""),
+                status: response.status(),
+                elapsed: started.elapsed(),
+                request_id: this.request_id.as_ref(),
+                bytes: response.body().size_hint().exact(),
+            });
+            if let Some(metrics) = &observer.metrics {
+                metrics.finished();
+            }
+        }
+        if let (Some(ids), Some(id)) = (&front.request_ids, this.request_id.take()) {
+            response.headers_mut().insert(ids.header.clone(), id);
         }
         Poll::Ready(Ok(response))
     }

@@ -7,13 +7,18 @@
 #[cfg(feature = "db")]
 pub mod binding;
 pub mod constraint;
+pub mod etag;
 pub mod extract;
 pub mod front;
 pub mod health;
 #[cfg(feature = "db")]
 pub mod json_resource;
+pub mod maintenance;
 pub mod method_override;
+pub mod metrics;
 pub mod middleware;
+pub mod observe;
+pub mod proxy;
 pub mod render;
 pub mod resource;
 pub mod respond;
@@ -21,6 +26,7 @@ pub mod routing;
 pub mod server;
 pub mod signed;
 pub mod stack;
+pub mod static_files;
 #[cfg(feature = "views")]
 pub mod views;
 
@@ -31,11 +37,12 @@ pub use extract::{Form, Json, Path, Query};
 pub use json_resource::{Fields, JsonResource, ResourceResponse};
 pub use method_override::MethodOverrideLayer;
 pub use middleware::{MiddlewareRegistry, RouteFlag};
+pub use proxy::{ClientInfo, ClientIp};
 pub use render::{ErrorPage, ErrorPages, ErrorRenderer, wants_json};
 pub use resource::{Action, Resource};
 pub use routing::{Group, RouteError, RouteInfo, Routes};
 pub use server::{Shutdown, serve, shutdown_signal};
 pub use signed::ValidateSignatureLayer;
-pub use stack::{AppService, HttpConfig, Stack};
+pub use stack::{AppService, Hsts, HttpConfig, Stack, StackParts};
 #[cfg(feature = "views")]
 pub use views::{View, Views};

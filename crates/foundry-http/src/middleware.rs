@@ -224,6 +224,12 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
         Ok(self)
     }
 
+    /// Check that `name` is registered and expands without a cycle; `target` says where it
+    /// was named (a route, a group, a configuration key) in the error.
+    pub fn check(&self, name: &str, target: &str) -> Result<(), RouteError> {
+        self.resolve(name, target).map(|_| ())
+    }
+
     /// Expand `name` into its layers (outermost first) and flags. `target` names the route
     /// or group in errors.
     pub(crate) fn resolve(&self, name: &str, target: &str) -> Result<Resolved<S>, RouteError> {

@@ -460,6 +460,34 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         self
     }
 
+    /// Run a tower layer (middleware by value) for the route added last. It runs inside the
+    /// route's named middleware; `route:list` shows it as `(layer)`.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+    {
+        match self.pending.take() {
+            Some(mut pending) => {
+                pending.method_router = pending.method_router.route_layer(layer);
+                pending.info.middleware.push("(layer)".to_owned());
+                self.pending = Some(pending);
+            }
+            None => self.errors.push(RouteError::NothingToModify {
+                call: "layer",
+                arg: std::any::type_name::<L>().to_owned(),
+            }),
+        }
+        self
+    }
+
     /// A group of routes sharing a prefix, a name prefix and middleware.
     pub fn group(
         mut self,

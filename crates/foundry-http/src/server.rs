@@ -47,11 +47,14 @@ where
         signal.await;
         let _ = fired_tx.send(true);
     };
-    // No `ConnectInfo`: inserting it costs an extension map per request; trusted-proxy
-    // handling will read the peer address where it needs it.
-    let server = axum::serve(listener, service.into_make_service())
-        .with_graceful_shutdown(signal)
-        .into_future();
+    // The peer address (`ConnectInfo<SocketAddr>`) is what trusted-proxy handling and
+    // `ClientIp` start from.
+    let server = axum::serve(
+        listener,
+        service.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .into_future();
     let grace_timer = async move {
         // `wait_for` fails only if the sender is gone, which happens after it sent `true`.
         let _ = fired_rx.wait_for(|fired| *fired).await;

@@ -17,7 +17,10 @@
 //! The stack is composed once into one service: a disabled layer is absent or a branch, and
 //! no layer is boxed on its own (route middleware, by contrast, is boxed by axum per route).
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -32,9 +35,15 @@ use tower_http::compression::{CompressionBody, CompressionLayer};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
+use crate::etag::EtagLayer;
 use crate::front::{Front, FrontLayer, RequestIds};
+use crate::maintenance::Maintenance;
 use crate::method_override::MethodOverrideLayer;
+use crate::metrics::Metrics;
+use crate::observe::{AccessLog, Observer};
+use crate::proxy::TrustedProxies;
 use crate::render::ErrorRenderer;
+use crate::static_files::{StaticFiles, StaticFilesLayer};
 
 /// `[http]`: the global middleware stack.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -56,6 +65,22 @@ pub struct HttpConfig {
     pub health_path: String,
     /// Path of the readiness endpoint; empty to turn it off.
     pub ready_path: String,
+    /// Path of the Prometheus metrics endpoint; empty to turn metrics off.
+    pub metrics_path: String,
+    /// Middleware groups by name (`web`, `api`, or new ones), each a list of registered
+    /// middleware names; a group given here replaces the framework's default for it.
+    pub groups: BTreeMap<String, Vec<String>>,
+    /// Peers whose `X-Forwarded-For`/`-Proto`/`-Host` are believed: addresses, CIDR ranges
+    /// (`10.0.0.0/8`), or `"*"` for any peer.
+    pub trusted_proxies: Vec<String>,
+    /// The access log.
+    pub access_log: AccessLogConfig,
+    /// ETags and conditional GET.
+    pub etag: EtagConfig,
+    /// Static files.
+    pub static_files: StaticFilesConfig,
+    /// Maintenance mode.
+    pub maintenance: MaintenanceConfig,
 }
 
 impl Default for HttpConfig {
@@ -69,6 +94,98 @@ impl Default for HttpConfig {
             cors: CorsConfig::default(),
             health_path: "/health".into(),
             ready_path: "/ready".into(),
+            metrics_path: "/metrics".into(),
+            groups: BTreeMap::new(),
+            trusted_proxies: Vec::new(),
+            access_log: AccessLogConfig::default(),
+            etag: EtagConfig::default(),
+            static_files: StaticFilesConfig::default(),
+            maintenance: MaintenanceConfig::default(),
+        }
+    }
+}
+
+/// `[http.access_log]`; off by default.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessLogConfig {
+    /// Log one line per request.
+    pub enabled: bool,
+    /// The level of the lines: `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: String,
+}
+
+impl Default for AccessLogConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            level: "info".into(),
+        }
+    }
+}
+
+/// `[http.etag]`; off by default.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EtagConfig {
+    /// Add an `ETag` to successful `GET`/`HEAD` responses and answer `If-None-Match` with 304.
+    pub enabled: bool,
+    /// Weak ETags (`W/"…"`): the same for a compressed and an uncompressed body.
+    pub weak: bool,
+    /// Bodies larger than this are left without an ETag (they would have to be buffered).
+    pub max_body_bytes: usize,
+}
+
+impl Default for EtagConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            weak: true,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// `[http.static_files]`: files under `dir` (relative to the app root) served at `prefix`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StaticFilesConfig {
+    /// Serve them at all (nothing happens when the directory does not exist).
+    pub enabled: bool,
+    /// The directory, relative to the app root.
+    pub dir: String,
+    /// The URL prefix they are served under.
+    pub prefix: String,
+    /// `Cache-Control` of file responses; empty to send none.
+    pub cache_control: String,
+}
+
+impl Default for StaticFilesConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dir: "public".into(),
+            prefix: "/".into(),
+            cache_control: "public, max-age=3600".into(),
+        }
+    }
+}
+
+/// `[http.maintenance]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MaintenanceConfig {
+    /// Honour maintenance mode at all.
+    pub enabled: bool,
+    /// How often each instance reads the shared state, in milliseconds.
+    pub check_interval_ms: u64,
+}
+
+impl Default for MaintenanceConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            check_interval_ms: 1000,
         }
     }
 }
@@ -208,6 +325,48 @@ fn invalid(key: &str, message: impl Into<String>) -> StackError {
 /// The whole app as one service: the global stack around the router.
 pub type AppService = BoxCloneSyncService<Request, Response, Infallible>;
 
+/// When `Strict-Transport-Security` is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hsts {
+    /// Never (outside production).
+    Never,
+    /// On every response (production, and the app's URL is https).
+    Always,
+    /// To clients a trusted proxy says came over https (production, http URL).
+    ForwardedHttps,
+}
+
+/// What the stack needs besides `[http]`, from the kernel.
+#[derive(Debug)]
+pub struct StackParts {
+    /// When HSTS applies.
+    pub hsts: Hsts,
+    /// The app's root directory, for static files; `None` turns them off.
+    pub root: Option<PathBuf>,
+    /// Index static files at boot instead of looking at the disk per request (outside
+    /// `local`).
+    pub index_static_files: bool,
+    /// The app's distinct route templates, to label metrics and the access log.
+    pub route_templates: Vec<String>,
+    /// Metrics to record into, when on.
+    pub metrics: Option<Arc<Metrics>>,
+    /// Maintenance mode, when on.
+    pub maintenance: Option<Arc<Maintenance>>,
+}
+
+impl Default for StackParts {
+    fn default() -> Self {
+        Self {
+            hsts: Hsts::Never,
+            root: None,
+            index_static_files: true,
+            route_templates: Vec::new(),
+            metrics: None,
+            maintenance: None,
+        }
+    }
+}
+
 /// The configured global stack, ready to wrap a router.
 #[derive(Clone)]
 pub struct Stack {
@@ -216,6 +375,8 @@ pub struct Stack {
     cors: Option<CorsLayer>,
     timeout: Option<Duration>,
     body_limit: Option<usize>,
+    etag: Option<EtagLayer>,
+    static_files: Option<StaticFilesLayer>,
 }
 
 impl std::fmt::Debug for Stack {
@@ -226,6 +387,8 @@ impl std::fmt::Debug for Stack {
             .field("cors", &self.cors.is_some())
             .field("timeout", &self.timeout)
             .field("body_limit", &self.body_limit)
+            .field("etag", &self.etag)
+            .field("static_files", &self.static_files.is_some())
             .finish()
     }
 }
@@ -234,11 +397,11 @@ impl std::fmt::Debug for Stack {
 const AXUM_DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 impl Stack {
-    /// Build the stack; `hsts` says whether HSTS applies (production over https).
+    /// Build the stack from `[http]` and what the kernel knows.
     pub fn new(
         config: &HttpConfig,
         renderer: ErrorRenderer,
-        hsts: bool,
+        parts: StackParts,
     ) -> Result<Self, StackError> {
         let compression = config.compression.enabled.then(|| {
             let mut layer = CompressionLayer::new();
@@ -260,11 +423,60 @@ impl Stack {
         } else {
             None
         };
+        let proxies = TrustedProxies::parse(&config.trusted_proxies)
+            .map_err(|message| invalid("trusted_proxies", message))?;
+        let access_log = config
+            .access_log
+            .enabled
+            .then(|| AccessLog::new(&config.access_log.level))
+            .transpose()
+            .map_err(|message| invalid("access_log.level", message))?;
+        let observer = (parts.metrics.is_some() || access_log.is_some())
+            .then(|| Observer::new(parts.route_templates, parts.metrics, access_log));
+        let static_files = match &parts.root {
+            Some(root) if config.static_files.enabled => {
+                let prefix = &config.static_files.prefix;
+                if !prefix.starts_with('/') {
+                    return Err(invalid(
+                        "static_files.prefix",
+                        format!("`{prefix}` must start with `/`"),
+                    ));
+                }
+                let cache_control = (!config.static_files.cache_control.is_empty())
+                    .then(|| HeaderValue::from_str(&config.static_files.cache_control))
+                    .transpose()
+                    .map_err(|_| {
+                        invalid("static_files.cache_control", "not a valid header value")
+                    })?;
+                StaticFiles::new(
+                    &root.join(&config.static_files.dir),
+                    prefix,
+                    cache_control,
+                    parts.index_static_files,
+                )
+                .map(StaticFilesLayer::new)
+            }
+            _ => None,
+        };
+        let (hsts_always, hsts_allowed) = match parts.hsts {
+            Hsts::Never => (false, false),
+            Hsts::Always => (true, true),
+            Hsts::ForwardedHttps => (false, !proxies.is_empty()),
+        };
         let front = Front {
             renderer,
             request_ids,
-            headers: security_headers(&config.security_headers, hsts)?,
+            headers: security_headers(&config.security_headers)?,
+            hsts: if hsts_allowed {
+                hsts_header(&config.security_headers)?
+            } else {
+                None
+            },
+            hsts_always,
             max_body_bytes: Some(config.max_body_bytes),
+            proxies: (!proxies.is_empty()).then_some(proxies),
+            maintenance: parts.maintenance,
+            observer,
         };
         Ok(Self {
             compression,
@@ -277,6 +489,11 @@ impl Stack {
             timeout: (config.timeout_secs > 0).then(|| Duration::from_secs(config.timeout_secs)),
             body_limit: (config.max_body_bytes != AXUM_DEFAULT_BODY_LIMIT)
                 .then_some(config.max_body_bytes),
+            etag: config
+                .etag
+                .enabled
+                .then(|| EtagLayer::new(config.etag.weak, config.etag.max_body_bytes)),
+            static_files,
         })
     }
 
@@ -298,7 +515,9 @@ impl Stack {
                     .map(|t| TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, t)),
             )
             .option_layer(self.body_limit.map(DefaultBodyLimit::max))
+            .option_layer(self.etag)
             .layer(MethodOverrideLayer)
+            .option_layer(self.static_files.clone())
             .service(router);
         match &self.compression {
             None => BoxCloneSyncService::new(inner),
@@ -390,10 +609,9 @@ fn header_names(key: &str, names: &[String]) -> Result<Vec<HeaderName>, StackErr
         .collect()
 }
 
-/// The configured security headers; HSTS only when `hsts`.
+/// The configured security headers, HSTS aside.
 fn security_headers(
     config: &SecurityHeadersConfig,
-    hsts: bool,
 ) -> Result<Vec<(HeaderName, HeaderValue)>, StackError> {
     let mut headers = Vec::new();
     if !config.enabled {
@@ -433,18 +651,22 @@ fn security_headers(
             headers.push((name, value));
         }
     }
-    if hsts && config.hsts_max_age_secs > 0 {
-        let mut value = format!("max-age={}", config.hsts_max_age_secs);
-        if config.hsts_include_subdomains {
-            value.push_str("; includeSubDomains");
-        }
-        let value = HeaderValue::from_str(&value).map_err(|_| {
-            invalid(
-                "security_headers.hsts_max_age_secs",
-                "not a valid header value",
-            )
-        })?;
-        headers.push((header::STRICT_TRANSPORT_SECURITY, value));
-    }
     Ok(headers)
+}
+
+/// The `Strict-Transport-Security` value, when security headers and HSTS are on.
+fn hsts_header(config: &SecurityHeadersConfig) -> Result<Option<HeaderValue>, StackError> {
+    if !config.enabled || config.hsts_max_age_secs == 0 {
+        return Ok(None);
+    }
+    let mut value = format!("max-age={}", config.hsts_max_age_secs);
+    if config.hsts_include_subdomains {
+        value.push_str("; includeSubDomains");
+    }
+    HeaderValue::from_str(&value).map(Some).map_err(|_| {
+        invalid(
+            "security_headers.hsts_max_age_secs",
+            "not a valid header value",
+        )
+    })
 }

@@ -2,12 +2,12 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use foundry_core::url::{UrlGenerator, UrlSigner};
-use foundry_core::{
-    AppContext, Config, ConfigError, Environment, ServiceProvider, ServicesBuilder,
-};
+use foundry_core::{AppContext, Config, ConfigError, ServiceProvider, ServicesBuilder};
 pub use foundry_http::AppService;
+use foundry_http::maintenance::Maintenance;
 use foundry_http::{
     ErrorRenderer, HttpConfig, MiddlewareRegistry, RouteError, RouteFlag, RouteInfo, Routes, Stack,
     ValidateSignatureLayer,
@@ -111,6 +111,7 @@ pub struct Kernel {
     ctx: AppContext,
     service: AppService,
     routes: Vec<RouteInfo>,
+    maintenance: Option<Arc<Maintenance>>,
 }
 
 impl fmt::Debug for Kernel {
@@ -207,7 +208,7 @@ impl Kernel {
             ValidateSignatureLayer::new(UrlSigner::new(key.clone())),
         );
         let http: HttpConfig = config.section("http")?;
-        let mut registry = A::middleware(registry);
+        let mut registry = crate::operations::middleware_groups(A::middleware, registry, &http)?;
         if let Some(adjust) = options.middleware {
             registry = adjust(registry);
         }
@@ -220,6 +221,7 @@ impl Kernel {
         if !http.ready_path.is_empty() && !taken(&routes, &http.ready_path) {
             routes = routes.get(&http.ready_path, foundry_http::health::ready);
         }
+        let (routes, metrics) = crate::operations::metrics_route(routes, &http);
         let (router, routes) = routes.build().map_err(BootError::Routes)?;
         let urls = UrlGenerator::new(&config.app().url, key).with_routes(
             routes
@@ -239,10 +241,18 @@ impl Kernel {
             services.singleton(views.clone());
             renderer.with_pages(std::sync::Arc::new(views))
         };
-        let hsts = config.environment() == Environment::Production
-            && config.app().url.starts_with("https://");
+        #[cfg(feature = "db")]
+        let store = crate::operations::maintenance_store::<A>(&config, database.as_ref());
+        #[cfg(not(feature = "db"))]
+        let store = crate::operations::maintenance_store::<A>(&config);
+        #[cfg(feature = "db")]
+        if let (Some(metrics), Some(db)) = (&metrics, &database) {
+            crate::operations::pool_gauges(metrics, db);
+        }
+        let parts = crate::operations::stack_parts(&config, &http, &routes, metrics, store);
+        let maintenance = parts.maintenance.clone();
         let stack =
-            Stack::new(&http, renderer, hsts).map_err(|err| BootError::Http(err.to_string()))?;
+            Stack::new(&http, renderer, parts).map_err(|err| BootError::Http(err.to_string()))?;
         let ctx = AppContext::with_urls(config, services.build(), urls);
         #[cfg(feature = "db")]
         if let Some(db) = database {
@@ -261,6 +271,7 @@ impl Kernel {
                     source,
                 })?;
         }
+        crate::operations::watch_maintenance(maintenance.as_ref(), &http).await;
         // The global stack wraps the router from outside: method spoofing must run before
         // routing, and the renderer must see the fallback's 404s.
         let router = router.with_state(ctx.clone());
@@ -288,6 +299,7 @@ impl Kernel {
             ctx,
             service,
             routes,
+            maintenance,
         })
     }
 
@@ -299,6 +311,11 @@ impl Kernel {
     /// The app's service, ready to serve or to call in tests (`tower::ServiceExt::oneshot`).
     pub fn service(&self) -> AppService {
         self.service.clone()
+    }
+
+    /// Maintenance mode of this instance (`None` when `[http.maintenance] enabled = false`).
+    pub fn maintenance(&self) -> Option<&Arc<Maintenance>> {
+        self.maintenance.as_ref()
     }
 
     /// Every route, in definition order.

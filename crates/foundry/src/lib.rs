@@ -36,6 +36,8 @@ mod commands;
 pub mod db;
 pub mod kernel;
 pub mod logging;
+pub mod maintenance;
+mod operations;
 
 pub use foundry_core::{
     AppContext, AppKey, BoxFuture, Clock, Config, ConfigError, Environment, Error, ErrorKind,
@@ -163,6 +165,7 @@ pub fn run_with_args<A: App>(args: Vec<OsString>) -> ExitCode {
     commands::register(&mut commands);
     #[cfg(feature = "db")]
     db::register::<A>(&mut commands);
+    maintenance::register::<A>(&mut commands);
     A::commands(&mut commands);
     let root = kernel::resolve_root(A::root());
     runtime.block_on(commands.dispatch(args, root, boot_boxed::<A>))

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use foundry::db::migrate::Migration;
 use foundry::db::schema::Schema;
 
-/// Every migration, in order.
+/// Every migration, in order: the framework's maintenance table (so `down` reaches every
+/// instance), then the blog's own.
 pub fn all() -> Vec<Arc<dyn Migration>> {
     vec![
+        foundry::maintenance::migration(),
         Arc::new(CreateUsersTable),
         Arc::new(CreatePostsTable),
         Arc::new(CreateCommentsTable),

@@ -1,0 +1,48 @@
+# Helpers shared by the HTTP benchmark scripts (sourced, not run: all.sh runs only *.sh).
+#
+# Servers go to core 0 and the load generator to core 1, so requests/s on one saturated server
+# core measure CPU per request. callgrind instruction counts do not move with machine load.
+
+ROUNDS="${ROUNDS:-3}"
+DURATION="${DURATION:-5}"
+CONNECTIONS="${CONNECTIONS:-64}"
+
+command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y wrk >/dev/null; }
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+# Wait until `url` answers 2xx (up to ~10 s).
+wait_http() {
+  for _ in $(seq 1 200); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done
+  echo "error: $1 does not answer" >&2; return 1
+}
+
+# Requests/s of `url` with wrk on core 1.
+rps() {
+  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "$1" | awk '/^Requests\/sec/ {print $2}'
+}
+
+# Microseconds of server CPU per request `a` adds over `b`, from requests/s on one core.
+added_us() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (1/a - 1/b) * 1e6}'; }
+
+# Instructions executed for `n` keep-alive requests to `url` by a server started under
+# callgrind with `command...`.
+instructions() { # n url command...
+  local n=$1 url=$2; shift 2
+  local out; out=$(mktemp)
+  command -v valgrind >/dev/null || { echo "installing valgrind" >&2; apt-get install -y valgrind >/dev/null; }
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>&1 &
+  local vpid=$!
+  for _ in $(seq 1 400); do curl -sf "$url" >/dev/null && break; sleep 0.1; done
+  # One keep-alive connection, n requests.
+  curl -s $(for _ in $(seq 1 "$n"); do printf '%s ' "$url"; done) >/dev/null
+  kill -INT "$vpid"; sleep 0.3; kill -TERM "$vpid" 2>/dev/null || true; wait "$vpid" || true
+  awk '/^(summary|totals):/ {print $2; exit}' "$out"; rm -f "$out"
+}
+
+# Instructions per request: two runs of different lengths cancel out startup and shutdown.
+per_request() { # url command...
+  local short long
+  short=$(instructions 500 "$@"); long=$(instructions 2500 "$@")
+  awk -v s="$short" -v l="$long" 'BEGIN {printf "%.0f", (l - s) / 2000}'
+}

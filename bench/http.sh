@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# HTTP benchmark: plaintext and JSON hello through (a) bare axum, (b) the `api` group and
+# (c) the `web` group of a RustForge app with the framework's default `[http]` stack
+# (bench/http-app, production, no database), interleaved in the same run.
+#
+# Prints `RESULT <metric> <value> <unit>` lines: requests/s (medians of ROUNDS), the
+# throughput ratio of each group to bare axum, the server CPU µs per request each group adds
+# (from requests/s on one pinned core), and callgrind instructions per request (the figure to
+# compare across runs: it does not move with machine load).
+#
+#   bench/http.sh                        # 3 rounds of 5 s per scenario
+#   ROUNDS=5 DURATION=10 bench/http.sh
+#   CALLGRIND=0 bench/http.sh            # skip the instruction counts
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rustforge/target}"
+source bench/common.bash
+BASE_PORT=18091
+APP_PORT=18092
+CG_PORT=18093
+
+cargo build --release --quiet -p http-app -p axum-baseline
+APP="$CARGO_TARGET_DIR/release/http-app"
+BASE="$CARGO_TARGET_DIR/release/axum-baseline"
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+# An empty root: no foundry.toml, no public/, no storage.
+ROOT_DIR=$(mktemp -d)
+export FOUNDRY_ROOT="$ROOT_DIR" FOUNDRY_ENV=production FOUNDRY_LOG__LEVEL=warn RUST_LOG=warn
+export FOUNDRY_APP__KEY="$("$APP" key:generate --show)"
+
+taskset -c 0 "$BASE" hello "$BASE_PORT" >/dev/null 2>&1 & pids+=($!)
+taskset -c 0 "$APP" serve --port "$APP_PORT" >/dev/null 2>&1 & pids+=($!)
+wait_http "http://127.0.0.1:$BASE_PORT/api/json"
+wait_http "http://127.0.0.1:$APP_PORT/api/json"
+for path in api/plaintext api/json web/plaintext web/json; do
+  diff <(curl -s "http://127.0.0.1:$BASE_PORT/$path") <(curl -s "http://127.0.0.1:$APP_PORT/$path") \
+    || { echo "error: the servers answer /$path differently" >&2; exit 1; }
+done
+
+# scenario name → URL; the baseline serves the same paths.
+declare -A url=(
+  [bare_plaintext]="http://127.0.0.1:$BASE_PORT/api/plaintext"
+  [bare_json]="http://127.0.0.1:$BASE_PORT/api/json"
+  [api_plaintext]="http://127.0.0.1:$APP_PORT/api/plaintext"
+  [api_json]="http://127.0.0.1:$APP_PORT/api/json"
+  [web_plaintext]="http://127.0.0.1:$APP_PORT/web/plaintext"
+  [web_json]="http://127.0.0.1:$APP_PORT/web/json"
+)
+order=(bare_plaintext api_plaintext web_plaintext bare_json api_json web_json)
+declare -A runs=()
+for round in $(seq 1 "$ROUNDS"); do
+  # Rotate the order each round so drift in machine load hits every scenario alike.
+  shift_by=$(( (round - 1) % ${#order[@]} ))
+  rotated=("${order[@]:$shift_by}" "${order[@]:0:$shift_by}")
+  for name in "${rotated[@]}"; do
+    runs[$name]+="$(rps "${url[$name]}") "
+  done
+done
+declare -A med=()
+for name in "${order[@]}"; do
+  med[$name]=$(printf '%s\n' ${runs[$name]} | median)
+  printf 'RESULT %s_rps %.0f req/s\n' "$name" "${med[$name]}"
+done
+for body in plaintext json; do
+  for group in api web; do
+    awk -v a="${med[${group}_$body]}" -v b="${med[bare_$body]}" -v n="${group}_${body}" \
+      'BEGIN {printf "RESULT %s_ratio %.3f x\n", n, a/b}'
+    printf 'RESULT %s_%s_added_cpu_us %s us\n' "$group" "$body" \
+      "$(added_us "${med[${group}_$body]}" "${med[bare_$body]}")"
+  done
+done
+cleanup; pids=()
+
+if [ "${CALLGRIND:-1}" = 1 ]; then
+  for body in plaintext json; do
+    base_ir=$(per_request "http://127.0.0.1:$CG_PORT/api/$body" "$BASE" hello $CG_PORT)
+    printf 'RESULT bare_%s_instructions %s instructions/request\n' "$body" "$base_ir"
+    for group in api web; do
+      ir=$(per_request "http://127.0.0.1:$CG_PORT/$group/$body" "$APP" serve --port $CG_PORT)
+      printf 'RESULT %s_%s_instructions %s instructions/request\n' "$group" "$body" "$ir"
+      printf 'RESULT %s_%s_added_instructions %s instructions/request\n' "$group" "$body" "$((ir - base_ir))"
+    done
+  done
+fi
+rm -rf "$ROOT_DIR"
