@@ -30,6 +30,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Cache, locks and rate limiting (the `cache` feature).
+#[cfg(feature = "cache")]
+pub mod cache;
 pub mod cli;
 mod commands;
 #[cfg(feature = "db")]
@@ -62,6 +65,12 @@ mod guides {
     struct Cli;
     #[doc = include_str!("../../../docs/http.md")]
     struct Http;
+    #[cfg(feature = "cache")]
+    #[doc = include_str!("../../../docs/cache.md")]
+    struct Cache;
+    #[cfg(feature = "cache")]
+    #[doc = include_str!("../../../docs/rate-limiting.md")]
+    struct RateLimiting;
 }
 
 /// The framework's version.
