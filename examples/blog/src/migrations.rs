@@ -8,6 +8,8 @@ use foundry::db::schema::Schema;
 /// Every migration, in order.
 pub fn all() -> Vec<Arc<dyn Migration>> {
     vec![
+        // The framework's own tables are listed like the app's, as in Laravel.
+        Arc::new(foundry::cache::migrations::CreateCacheTable),
         Arc::new(CreateUsersTable),
         Arc::new(CreatePostsTable),
         Arc::new(CreateCommentsTable),
