@@ -28,6 +28,8 @@ pub struct CacheManager {
 #[derive(Debug)]
 pub struct CacheManagerBuilder<'a> {
     config: &'a CacheConfig,
+    // Only the shared stores (database, Redis) namespace their keys.
+    #[cfg_attr(not(any(feature = "database", feature = "redis")), allow(dead_code))]
     prefix: String,
     clock: Clock,
     #[cfg(feature = "database")]
