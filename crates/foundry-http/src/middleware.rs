@@ -349,13 +349,12 @@ mod tests {
 
     #[tokio::test]
     async fn parameterised_names_build_their_layer_from_the_parameters() {
-        let registry = MiddlewareRegistry::<()>::empty().register_with_params("tag", |params| {
-            match params {
+        let registry =
+            MiddlewareRegistry::<()>::empty().register_with_params("tag", |params| match params {
                 "" => Ok(tag("none")),
                 "a" => Ok(tag("a")),
                 other => Err(format!("unknown tag `{other}`")),
-            }
-        });
+            });
         let router = Routes::new(registry.clone())
             .get("/a", ok)
             .middleware("tag:a")

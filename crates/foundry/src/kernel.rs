@@ -141,7 +141,8 @@ impl Kernel {
         #[cfg(feature = "db")]
         let database = connect_database::<A>(&config, &mut services, &clock).await?;
         #[cfg(all(feature = "cache", feature = "db"))]
-        let cache = crate::cache::connect(&config, &mut services, &clock, database.as_ref()).await?;
+        let cache =
+            crate::cache::connect(&config, &mut services, &clock, database.as_ref()).await?;
         #[cfg(all(feature = "cache", not(feature = "db")))]
         let cache = crate::cache::connect(&config, &mut services, &clock).await?;
         // Routes are built before providers boot so `ctx.urls()` knows every named route

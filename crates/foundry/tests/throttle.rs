@@ -1,6 +1,5 @@
 //! The cache and the `throttle` middleware through a booted app.
 
-
 use axum::body::Body;
 use foundry::cache::{Cache, Limit, RateLimiter};
 use foundry::config::ConfigLoader;
@@ -119,8 +118,7 @@ async fn inline_limits_count_down_then_answer_429_with_retry_headers() {
         assert_eq!(header_u64(&headers, "x-ratelimit-limit"), 3);
         assert_eq!(header_u64(&headers, "x-ratelimit-remaining"), remaining);
     }
-    let (status, headers, body) =
-        get(&kernel, "/inline", &[("accept", "application/json")]).await;
+    let (status, headers, body) = get(&kernel, "/inline", &[("accept", "application/json")]).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     let retry = header_u64(&headers, "retry-after");
     assert!((1..=60).contains(&retry), "{retry}");
@@ -137,7 +135,10 @@ async fn inline_limits_count_down_then_answer_429_with_retry_headers() {
     let (status, headers, body) = get(&kernel, "/inline", &[("accept", "text/html")]).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(
-        headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"),
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
         "{headers:?}"
     );
     assert!(body.contains("Too Many Attempts."), "{body}");
@@ -163,7 +164,10 @@ async fn named_limiters_count_per_key() {
     let bob = [("x-user", "bob")];
     assert_eq!(get(&kernel, "/user", &ada).await.0, StatusCode::OK);
     assert_eq!(get(&kernel, "/user", &ada).await.0, StatusCode::OK);
-    assert_eq!(get(&kernel, "/user", &ada).await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        get(&kernel, "/user", &ada).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     let (status, headers, _) = get(&kernel, "/user", &bob).await;
     assert_eq!(status, StatusCode::OK, "bob has his own count");
     assert_eq!(header_u64(&headers, "x-ratelimit-remaining"), 1);
@@ -190,7 +194,9 @@ struct BadThrottle;
 
 impl App for BadThrottle {
     fn routes(routes: Routes) -> Routes {
-        routes.get("/", || async { "ok" }).middleware("throttle:10,soon")
+        routes
+            .get("/", || async { "ok" })
+            .middleware("throttle:10,soon")
     }
 }
 
@@ -217,7 +223,10 @@ async fn cache_configuration_errors_fail_the_boot() {
     let dir = tempfile::tempdir().unwrap();
     let load = |vars: Vec<(&str, &str)>| ConfigLoader::new(dir.path()).vars(vars).load();
     let config = load(vec![("FOUNDRY_CACHE__DEFAULT", "nope")]).unwrap();
-    let err = Kernel::boot::<UnknownStore>(config).await.unwrap_err().to_string();
+    let err = Kernel::boot::<UnknownStore>(config)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("cache store `nope` is not defined"), "{err}");
 
     std::fs::write(
@@ -226,7 +235,10 @@ async fn cache_configuration_errors_fail_the_boot() {
     )
     .unwrap();
     let err = match load(vec![]) {
-        Ok(config) => Kernel::boot::<UnknownStore>(config).await.unwrap_err().to_string(),
+        Ok(config) => Kernel::boot::<UnknownStore>(config)
+            .await
+            .unwrap_err()
+            .to_string(),
         Err(err) => err.to_string(),
     };
     assert!(err.contains("memcached"), "{err}");
@@ -237,6 +249,9 @@ async fn cache_configuration_errors_fail_the_boot() {
     )
     .unwrap();
     let config = load(vec![]).unwrap();
-    let err = Kernel::boot::<UnknownStore>(config).await.unwrap_err().to_string();
+    let err = Kernel::boot::<UnknownStore>(config)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("has no database"), "{err}");
 }

@@ -88,7 +88,10 @@ fn three_processes_sharing_redis_allow_exactly_the_limit() {
     let started = Instant::now();
     for &port in &ports {
         while get(port, "/api/status").is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "a blog never answered");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "a blog never answered"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
