@@ -75,7 +75,7 @@ async fn bench_memory(n: usize) {
                 cache
                     .put(&format!("k{}", i % 100), &i, Duration::from_secs(60))
                     .await
-                    .unwrap()
+                    .unwrap();
             }
         },
         |i| {
@@ -171,7 +171,7 @@ async fn bench_database(name: &str, db: Db, n: usize) {
                 cache
                     .put(&format!("k{}", i % 100), &i, Duration::from_secs(60))
                     .await
-                    .unwrap()
+                    .unwrap();
             }
         },
         raw_put,
@@ -231,7 +231,7 @@ async fn bench_redis(url: &str, n: usize) {
                 cache
                     .put(&format!("k{}", i % 100), &i, Duration::from_secs(60))
                     .await
-                    .unwrap()
+                    .unwrap();
             }
         },
         |i| {
