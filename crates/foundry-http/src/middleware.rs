@@ -17,6 +17,21 @@
 //! assert!(registry.contains("admin"));
 //! assert_eq!(registry.names(), ["admin", "api", "json_errors", "noop", "web"]);
 //! ```
+//!
+//! A name can take parameters after a colon, as Laravel's `throttle:60,1`: register a factory
+//! with [`MiddlewareRegistry::register_with_params`]; it gets the text after the colon (empty
+//! when none) and builds the layer when the routes are built, so a bad parameter is a boot
+//! error naming the route:
+//!
+//! ```
+//! use foundry_http::MiddlewareRegistry;
+//! use tower::layer::util::Identity;
+//!
+//! let registry = MiddlewareRegistry::<()>::with_defaults().register_with_params("cap", |params| {
+//!     params.parse::<u32>().map(|_| Identity::new()).map_err(|_| format!("`{params}` is not a number"))
+//! });
+//! assert!(registry.contains("cap:10"));
+//! ```
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -64,11 +79,14 @@ where
     }
 }
 
+type LayerFactory<S> = dyn Fn(&str) -> Result<Arc<dyn ApplyLayer<S>>, String> + Send + Sync;
+
 #[derive(Clone)]
 enum Entry<S> {
     Layer(Arc<dyn ApplyLayer<S>>),
     Group(Vec<String>),
     Flag(RouteFlag),
+    WithParams(Arc<LayerFactory<S>>),
 }
 
 /// What a middleware name stands for once groups are expanded.
@@ -138,6 +156,24 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
         self
     }
 
+    /// Register a parameterised middleware: `name:params` on a route calls `factory(params)`
+    /// (`name` alone calls it with `""`) when the routes are built; an `Err` is a route error.
+    pub fn register_with_params<L, F>(mut self, name: &str, factory: F) -> Self
+    where
+        F: Fn(&str) -> Result<L, String> + Send + Sync + 'static,
+        L: Layer<Route> + Clone + Send + Sync + 'static,
+        L::Service: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Request>>::Response: IntoResponse + 'static,
+        <L::Service as Service<Request>>::Future: Send + 'static,
+    {
+        let factory = move |params: &str| {
+            factory(params).map(|layer| Arc::new(LayerApply(layer)) as Arc<dyn ApplyLayer<S>>)
+        };
+        Arc::make_mut(&mut self.entries)
+            .insert(name.to_owned(), Entry::WithParams(Arc::new(factory)));
+        self
+    }
+
     /// Register a flag under `name`, replacing what was there.
     pub fn register_flag(mut self, name: &str, flag: RouteFlag) -> Self {
         Arc::make_mut(&mut self.entries).insert(name.to_owned(), Entry::Flag(flag));
@@ -167,9 +203,12 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
         self
     }
 
-    /// Whether `name` is registered.
+    /// Whether `name` is registered (`base:params` when `base` takes parameters).
     pub fn contains(&self, name: &str) -> bool {
         self.entries.contains_key(name)
+            || name.split_once(':').is_some_and(|(base, _)| {
+                matches!(self.entries.get(base), Some(Entry::WithParams(_)))
+            })
     }
 
     /// Every registered name, sorted.
@@ -198,8 +237,12 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
         I: IntoIterator<Item = N>,
         N: AsRef<str>,
     {
-        let mut layers = Vec::new();
-        let mut pending: Vec<String> = names.into_iter().map(|n| n.as_ref().to_owned()).collect();
+        let (mut layers, mut factories) = (Vec::new(), Vec::new());
+        // `throttle:60,1` names the `throttle` entry.
+        let mut pending: Vec<String> = names
+            .into_iter()
+            .map(|n| n.as_ref().split(':').next().unwrap_or_default().to_owned())
+            .collect();
         let mut seen = Vec::new();
         while let Some(name) = pending.pop() {
             if seen.contains(&name) {
@@ -207,7 +250,12 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
             }
             match self.entries.get(&name) {
                 Some(Entry::Layer(_)) => layers.push(name.clone()),
-                Some(Entry::Group(members)) => pending.extend(members.iter().cloned()),
+                Some(Entry::WithParams(_)) => factories.push(name.clone()),
+                Some(Entry::Group(members)) => pending.extend(
+                    members
+                        .iter()
+                        .map(|m| m.split(':').next().unwrap_or_default().to_owned()),
+                ),
                 Some(Entry::Flag(_)) => {}
                 None => {
                     return Err(format!(
@@ -220,6 +268,11 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
         }
         for name in layers {
             self = self.register(&name, tower::layer::util::Identity::new());
+        }
+        for name in factories {
+            self = self.register_with_params(&name, |_| {
+                Ok::<_, String>(tower::layer::util::Identity::new())
+            });
         }
         Ok(self)
     }
@@ -257,16 +310,30 @@ impl<S: Clone + Send + Sync + 'static> MiddlewareRegistry<S> {
                 target: target.to_owned(),
             });
         }
-        let entry = self
-            .entries
-            .get(name)
-            .ok_or_else(|| RouteError::UnknownMiddleware {
-                name: name.to_owned(),
-                target: target.to_owned(),
-                known: self.names().join(", "),
-            })?;
+        let (entry, params) = match self.entries.get(name) {
+            Some(entry) => (entry, ""),
+            None => name
+                .split_once(':')
+                .and_then(|(base, params)| match self.entries.get(base) {
+                    Some(entry @ Entry::WithParams(_)) => Some((entry, params)),
+                    _ => None,
+                })
+                .ok_or_else(|| RouteError::UnknownMiddleware {
+                    name: name.to_owned(),
+                    target: target.to_owned(),
+                    known: self.names().join(", "),
+                })?,
+        };
         match entry {
             Entry::Layer(layer) => into.layers.push(layer.clone()),
+            Entry::WithParams(factory) => {
+                let layer = factory(params).map_err(|message| RouteError::InvalidMiddleware {
+                    name: name.to_owned(),
+                    target: target.to_owned(),
+                    message,
+                })?;
+                into.layers.push(layer);
+            }
             Entry::Flag(flag) => into.flags.push(*flag),
             Entry::Group(members) => {
                 stack.push(name.to_owned());
@@ -345,6 +412,49 @@ mod tests {
             err[0].to_string(),
             "middleware group `loop` contains itself (loop -> loop) on route GET /"
         );
+    }
+
+    #[tokio::test]
+    async fn parameterised_names_build_their_layer_from_the_parameters() {
+        let registry =
+            MiddlewareRegistry::<()>::empty().register_with_params("tag", |params| match params {
+                "" => Ok(tag("none")),
+                "a" => Ok(tag("a")),
+                other => Err(format!("unknown tag `{other}`")),
+            });
+        let router = Routes::new(registry.clone())
+            .get("/a", ok)
+            .middleware("tag:a")
+            .get("/plain", ok)
+            .middleware("tag")
+            .into_router()
+            .unwrap();
+        let response = router
+            .clone()
+            .oneshot(HttpRequest::get("/a").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["x-trace"], "a");
+        let response = router
+            .oneshot(HttpRequest::get("/plain").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["x-trace"], "none");
+        let err = Routes::new(registry.clone())
+            .get("/", ok)
+            .middleware("tag:zzz")
+            .into_router()
+            .unwrap_err();
+        assert_eq!(
+            err[0].to_string(),
+            "middleware `tag:zzz` on route GET / cannot be built: unknown tag `zzz`"
+        );
+        let err = Routes::new(registry)
+            .get("/", ok)
+            .middleware("nope:1")
+            .into_router()
+            .unwrap_err();
+        assert!(matches!(err[0], RouteError::UnknownMiddleware { .. }));
     }
 
     #[test]

@@ -71,6 +71,16 @@ pub enum RouteError {
         /// Every registered name, comma-separated.
         known: String,
     },
+    /// A parameterised middleware (`throttle:60,1`) whose parameters are wrong.
+    #[error("middleware `{name}` on {target} cannot be built: {message}")]
+    InvalidMiddleware {
+        /// The name with its parameters.
+        name: String,
+        /// The route or group it was given to.
+        target: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A middleware group that contains itself.
     #[error("middleware group `{name}` contains itself ({chain}) on {target}")]
     MiddlewareCycle {

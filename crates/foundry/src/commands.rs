@@ -198,7 +198,13 @@ fn about_sections(config: &Config) -> Result<Vec<AboutSection>, crate::cli::Comm
                     format!("{:?} at {}", log.format_for(env), log.level).to_lowercase(),
                 ),
                 ("Database", driver("database.url")),
-                ("Cache", driver("cache.driver")),
+                (
+                    "Cache",
+                    match config.raw("cache.default") {
+                        Some(_) => driver("cache.default"),
+                        None => "memory".to_owned(),
+                    },
+                ),
                 ("Queue", driver("queue.driver")),
                 ("Session", driver("session.driver")),
             ],

@@ -200,6 +200,11 @@ impl Kernel {
         }
         #[cfg(feature = "db")]
         let database = connect_database::<A>(&config, &mut services, &clock).await?;
+        #[cfg(all(feature = "cache", feature = "db"))]
+        let cache =
+            crate::cache::connect(&config, &mut services, &clock, database.as_ref()).await?;
+        #[cfg(all(feature = "cache", not(feature = "db")))]
+        let cache = crate::cache::connect(&config, &mut services, &clock).await?;
         // Routes are built before providers boot so `ctx.urls()` knows every named route
         // from the first `boot` on; building them needs nothing a provider makes.
         let key = config.app().key.clone();
@@ -207,6 +212,8 @@ impl Kernel {
             "signed",
             ValidateSignatureLayer::new(UrlSigner::new(key.clone())),
         );
+        #[cfg(feature = "cache")]
+        let registry = crate::cache::middleware(registry, &cache);
         let http: HttpConfig = config.section("http")?;
         let mut registry = crate::operations::middleware_groups(A::middleware, registry, &http)?;
         if let Some(adjust) = options.middleware {
@@ -242,20 +249,25 @@ impl Kernel {
             renderer.with_pages(std::sync::Arc::new(views))
         };
         #[cfg(feature = "db")]
-        let store = crate::operations::maintenance_store::<A>(&config, database.as_ref());
+        let store = crate::operations::maintenance_store::<A>(
+            &config,
+            database.as_ref().map(crate::db::DbManager::default_db),
+        );
         #[cfg(not(feature = "db"))]
         let store = crate::operations::maintenance_store::<A>(&config);
         #[cfg(feature = "db")]
         if let (Some(metrics), Some(db)) = (&metrics, &database) {
-            crate::operations::pool_gauges(metrics, db);
+            crate::operations::pool_gauges(metrics, db.default_db());
         }
         let parts = crate::operations::stack_parts(&config, &http, &routes, metrics, store);
         let maintenance = parts.maintenance.clone();
         let stack =
             Stack::new(&http, renderer, parts).map_err(|err| BootError::Http(err.to_string()))?;
         let ctx = AppContext::with_urls(config, services.build(), urls);
+        #[cfg(feature = "cache")]
+        crate::cache::readiness(&ctx, &cache);
         #[cfg(feature = "db")]
-        if let Some(db) = database {
+        if let Some(db) = database.map(|m| m.default_db().clone()) {
             ctx.add_readiness_check("database", move || {
                 let db = db.clone();
                 async move { db.ping().await.map_err(|e| e.to_string()) }
@@ -332,7 +344,7 @@ async fn connect_database<A: App>(
     config: &Config,
     services: &mut ServicesBuilder,
     clock: &foundry_core::Clock,
-) -> Result<Option<crate::db::Db>, BootError> {
+) -> Result<Option<crate::db::DbManager>, BootError> {
     if !config.has_section("database") && A::migrations().is_empty() {
         return Ok(None);
     }
@@ -344,10 +356,9 @@ async fn connect_database<A: App>(
             message: err.to_string(),
         })?;
     manager.use_clock(clock);
-    let db = manager.default_db().clone();
-    services.singleton(manager);
-    services.singleton(db.clone());
-    Ok(Some(db))
+    services.singleton(manager.clone());
+    services.singleton(manager.default_db().clone());
+    Ok(Some(manager))
 }
 
 /// With a database, `unique` and `exists` rules in `Validated<T>` count rows on it.

@@ -30,6 +30,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Cache, locks and rate limiting (the `cache` feature).
+#[cfg(feature = "cache")]
+pub mod cache;
 pub mod cli;
 mod commands;
 #[cfg(feature = "db")]
@@ -73,6 +76,12 @@ mod guides {
     #[cfg(all(feature = "db", feature = "views"))]
     #[doc = include_str!("../../../docs/responses.md")]
     struct Responses;
+    #[cfg(feature = "cache")]
+    #[doc = include_str!("../../../docs/cache.md")]
+    struct Cache;
+    #[cfg(feature = "cache")]
+    #[doc = include_str!("../../../docs/rate-limiting.md")]
+    struct RateLimiting;
 }
 
 /// The framework's version.

@@ -4,11 +4,15 @@
 //! `api_resource` with validation, pagination and eager loading) and HTML pages (`/posts`,
 //! rendered from `resources/views` with a layout).
 //! In `local` the database is migrated and seeded with demo data on the first run.
+//! `/api/greeting` is cached and rate limited (`throttle:api`, 60 per minute per client); set
+//! `[cache] default = "redis"` and every blog process shares one cache and one count.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use foundry::cache::limiter::client_ip;
+use foundry::cache::{Cache, Limit, RateLimiter};
 use foundry::db::migrate::{MigrateOptions, Migration, Migrator};
 use foundry::db::seed::Seeder;
 use foundry::db::{Db, ModelExt};
@@ -42,6 +46,9 @@ impl App for Blog {
                         .name("status")
                         .get("/hello", hello)
                         .name("hello")
+                        .get("/greeting", greeting)
+                        .name("greeting")
+                        .middleware("throttle:api")
                         .api_resource(
                             "posts",
                             foundry::http::Resource::new()
@@ -99,6 +106,9 @@ impl ServiceProvider for BlogProvider {
             ctx.on_shutdown("blog", || async {
                 tracing::info!("blog shutdown hook ran");
             });
+            ctx.make::<RateLimiter>()?.define("api", |request| {
+                Limit::per_minute(API_REQUESTS_PER_MINUTE).by(client_ip(request))
+            });
             // A fresh checkout should show something: migrate and seed the demo data on the
             // first run. Production runs `migrate` as a deployment step instead.
             if ctx.config().environment() == foundry::Environment::Local {
@@ -135,6 +145,22 @@ async fn status(State(ctx): State<AppContext>) -> Json<serde_json::Value> {
         "environment": config.environment(),
         "framework": format!("RustForge {}", foundry::VERSION),
     }))
+}
+
+/// Requests per minute and client on `throttle:api` routes.
+pub const API_REQUESTS_PER_MINUTE: u64 = 60;
+
+/// The tagline as JSON, cached for a minute and rate limited.
+async fn greeting(
+    Service(cache): Service<Cache>,
+    Service(tagline): Service<Tagline>,
+) -> Result<Json<serde_json::Value>> {
+    let message: String = cache
+        .remember("blog:greeting", Duration::from_secs(60), || async move {
+            tagline.0.clone()
+        })
+        .await?;
+    Ok(Json(json!({ "message": message })))
 }
 
 /// The JSON hello the kernel benchmark compares with bare axum.

@@ -9,6 +9,8 @@ use foundry::db::schema::Schema;
 /// instance), then the blog's own.
 pub fn all() -> Vec<Arc<dyn Migration>> {
     vec![
+        // The framework's own tables are listed like the app's, as in Laravel.
+        Arc::new(foundry::cache::migrations::CreateCacheTable),
         foundry::maintenance::migration(),
         Arc::new(CreateUsersTable),
         Arc::new(CreatePostsTable),
