@@ -5,6 +5,7 @@ pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
 
+#[cfg(feature = "redis")]
 /// How long a finished job's status is kept by drivers that expire it.
 pub(crate) const STATUS_TTL_SECS: u64 = 86_400;
 
