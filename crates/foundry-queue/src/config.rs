@@ -15,13 +15,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The name of the queue a job goes to when nothing else says.
 pub const DEFAULT_QUEUE: &str = "default";
 
 /// The `[queue]` section.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueueConfig {
     /// The connection `dispatch` uses (default `sync`: jobs run at once, no worker needed).
@@ -71,7 +71,7 @@ impl QueueConfig {
 
 /// One queue connection: a driver and its settings (`driver = "…"` picks the variant; an
 /// unknown driver fails when the configuration loads).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "driver", rename_all = "snake_case")]
 pub enum ConnectionConfig {
     /// Run each job at once, in the dispatching task; failures return to the caller.
@@ -97,7 +97,7 @@ impl ConnectionConfig {
 }
 
 /// `driver = "memory"`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct MemoryConfig {
     /// The queue jobs go to when the job does not name one.
@@ -117,7 +117,7 @@ impl Default for MemoryConfig {
 }
 
 /// `driver = "database"`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// The `[database]` connection holding the tables (`default`: the top-level one).
@@ -140,7 +140,7 @@ impl Default for DatabaseConfig {
 }
 
 /// `driver = "redis"`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
     /// The server, `redis://[user:password@]host:port[/db]`.

@@ -140,6 +140,8 @@ impl Kernel {
         }
         #[cfg(feature = "db")]
         let database = connect_database::<A>(&config, &mut services, &clock).await?;
+        #[cfg(feature = "queue")]
+        let queue = connect_queue::<A>(&config, &mut services, &clock, database.as_ref()).await?;
         // Routes are built before providers boot so `ctx.urls()` knows every named route
         // from the first `boot` on; building them needs nothing a provider makes.
         let key = config.app().key.clone();
@@ -174,8 +176,10 @@ impl Kernel {
         let stack =
             Stack::new(&http, renderer, hsts).map_err(|err| BootError::Http(err.to_string()))?;
         let ctx = AppContext::with_urls(config, services.build(), urls);
+        #[cfg(feature = "queue")]
+        queue.attach(ctx.clone());
         #[cfg(feature = "db")]
-        if let Some(db) = database {
+        if let Some(db) = database.map(|m| m.default_db().clone()) {
             ctx.add_readiness_check("database", move || {
                 let db = db.clone();
                 async move { db.ping().await.map_err(|e| e.to_string()) }
@@ -245,7 +249,7 @@ async fn connect_database<A: App>(
     config: &Config,
     services: &mut ServicesBuilder,
     clock: &foundry_core::Clock,
-) -> Result<Option<crate::db::Db>, BootError> {
+) -> Result<Option<crate::db::DbManager>, BootError> {
     if !config.has_section("database") && A::migrations().is_empty() {
         return Ok(None);
     }
@@ -257,10 +261,43 @@ async fn connect_database<A: App>(
             message: err.to_string(),
         })?;
     manager.use_clock(clock);
-    let db = manager.default_db().clone();
-    services.singleton(manager);
-    services.singleton(db.clone());
-    Ok(Some(db))
+    services.singleton(manager.clone());
+    services.singleton(manager.default_db().clone());
+    Ok(Some(manager))
+}
+
+/// Build the queue manager from `[queue]` with the app's jobs, hand it the database
+/// connections, connect the default queue connection (a dead Redis fails the boot, naming
+/// the host) and bind it as a service, so handlers take `Service<QueueManager>`.
+#[cfg(feature = "queue")]
+async fn connect_queue<A: App>(
+    config: &Config,
+    services: &mut ServicesBuilder,
+    clock: &foundry_core::Clock,
+    databases: Option<&crate::db::DbManager>,
+) -> Result<crate::queue::QueueManager, BootError> {
+    let settings: crate::queue::QueueConfig = config.section("queue")?;
+    let mut jobs = crate::queue::JobRegistry::new();
+    A::jobs(&mut jobs);
+    let queue = crate::queue::QueueManager::new(settings.clone(), jobs, clock.clone());
+    if let Some(databases) = databases {
+        for name in settings.names() {
+            if let Some(crate::queue::ConnectionConfig::Database(db)) = settings.connection(&name)
+                && let Ok(connection) = databases.connection(&db.connection)
+            {
+                queue.add_database(connection.clone());
+            }
+        }
+    }
+    queue
+        .connection(None)
+        .await
+        .map_err(|err| BootError::Component {
+            component: "queue",
+            message: err.to_string(),
+        })?;
+    services.singleton(queue.clone());
+    Ok(queue)
 }
 
 /// With a database, `unique` and `exists` rules in `Validated<T>` count rows on it.

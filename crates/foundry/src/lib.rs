@@ -36,6 +36,8 @@ mod commands;
 pub mod db;
 pub mod kernel;
 pub mod logging;
+#[cfg(feature = "queue")]
+pub mod queue;
 
 pub use foundry_core::{
     AppContext, AppKey, BoxFuture, Clock, Config, ConfigError, Environment, Error, ErrorKind,
@@ -62,6 +64,9 @@ mod guides {
     struct Cli;
     #[doc = include_str!("../../../docs/http.md")]
     struct Http;
+    #[cfg(feature = "queue")]
+    #[doc = include_str!("../../../docs/queues.md")]
+    struct Queues;
 }
 
 /// The framework's version.
@@ -120,6 +125,12 @@ pub trait App: Send + Sync + 'static {
     fn seeders() -> Vec<Box<dyn db::seed::Seeder>> {
         Vec::new()
     }
+
+    /// The app's queued jobs, so workers can run them by name (`jobs.register::<MyJob>()`).
+    #[cfg(feature = "queue")]
+    fn jobs(jobs: &mut queue::JobRegistry) {
+        let _ = jobs;
+    }
 }
 
 use cli::Commands;
@@ -145,6 +156,8 @@ pub fn run_with_args<A: App>(args: Vec<OsString>) -> ExitCode {
     commands::register(&mut commands);
     #[cfg(feature = "db")]
     db::register::<A>(&mut commands);
+    #[cfg(feature = "queue")]
+    queue::register(&mut commands);
     A::commands(&mut commands);
     let root = kernel::resolve_root(A::root());
     runtime.block_on(commands.dispatch(args, root, boot_boxed::<A>))

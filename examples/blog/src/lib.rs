@@ -15,6 +15,8 @@ use foundry::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
+pub mod comments;
+pub mod jobs;
 pub mod migrations;
 pub mod models;
 pub mod posts;
@@ -40,6 +42,9 @@ impl App for Blog {
                         .name("status")
                         .get("/hello", hello)
                         .name("hello")
+                        .post("/posts/{post}/comments", comments::store)
+                        .name("posts.comments.store")
+                        .where_number("post")
                         .api_resource(
                             "posts",
                             foundry::http::Resource::new()
@@ -68,6 +73,10 @@ impl App for Blog {
 
     fn seeders() -> Vec<Box<dyn Seeder>> {
         vec![Box::new(seed::DatabaseSeeder)]
+    }
+
+    fn jobs(jobs: &mut foundry::queue::JobRegistry) {
+        jobs::register(jobs);
     }
 
     fn root() -> Option<PathBuf> {

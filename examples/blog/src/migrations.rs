@@ -5,14 +5,17 @@ use std::sync::Arc;
 use foundry::db::migrate::Migration;
 use foundry::db::schema::Schema;
 
-/// Every migration, in order.
+/// Every migration, in order: the framework's queue tables first, as Laravel ships them.
 pub fn all() -> Vec<Arc<dyn Migration>> {
-    vec![
-        Arc::new(CreateUsersTable),
+    let mut all = foundry::queue::migrations::all();
+    all.extend([
+        Arc::new(CreateUsersTable) as Arc<dyn Migration>,
         Arc::new(CreatePostsTable),
         Arc::new(CreateCommentsTable),
         Arc::new(CreateTagsTables),
-    ]
+        Arc::new(AddNotifiedAtToComments),
+    ]);
+    all
 }
 
 struct CreateUsersTable;
@@ -103,5 +106,23 @@ impl Migration for CreateTagsTables {
     fn down(&self, schema: &mut Schema) {
         schema.drop_if_exists("post_tag");
         schema.drop_if_exists("tags");
+    }
+}
+
+struct AddNotifiedAtToComments;
+
+impl Migration for AddNotifiedAtToComments {
+    fn name(&self) -> &str {
+        "2026_11_22_000005_add_notified_at_to_comments"
+    }
+
+    fn up(&self, schema: &mut Schema) {
+        schema.table("comments", |t| {
+            t.timestamp("notified_at").nullable();
+        });
+    }
+
+    fn down(&self, schema: &mut Schema) {
+        schema.table("comments", |t| t.drop_column("notified_at"));
     }
 }
