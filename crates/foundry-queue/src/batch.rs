@@ -231,12 +231,17 @@ impl<'m> PendingBatch<'m> {
         }
         if connection.is_sync() {
             for job in jobs {
-                crate::worker::run_inline(self.manager, &connection, job).await.ok();
+                crate::worker::run_inline(self.manager, &connection, job)
+                    .await
+                    .ok();
             }
         } else if !new_jobs.is_empty() {
             connection.driver().push(new_jobs).await?;
         }
-        Ok(Batch::find(&connection, &id).await?.unwrap_or(Batch { record, connection: connection.name().to_owned() }))
+        Ok(Batch::find(&connection, &id).await?.unwrap_or(Batch {
+            record,
+            connection: connection.name().to_owned(),
+        }))
     }
 }
 
@@ -250,10 +255,14 @@ pub struct Batch {
 
 impl Batch {
     pub(crate) async fn find(connection: &Connection, id: &str) -> QueueResult<Option<Batch>> {
-        Ok(connection.driver().find_batch(id).await?.map(|record| Batch {
-            record,
-            connection: connection.name().to_owned(),
-        }))
+        Ok(connection
+            .driver()
+            .find_batch(id)
+            .await?
+            .map(|record| Batch {
+                record,
+                connection: connection.name().to_owned(),
+            }))
     }
 
     /// The batch's id.

@@ -202,9 +202,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("beanstalkd"), "{err}");
-        let err = toml::from_str::<QueueConfig>("[connections.x]\ndriver = \"memory\"\nretry = 1\n")
-            .unwrap_err()
-            .to_string();
+        let err =
+            toml::from_str::<QueueConfig>("[connections.x]\ndriver = \"memory\"\nretry = 1\n")
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("retry"), "{err}");
     }
 }

@@ -47,13 +47,22 @@ pub trait QueueDriver: Send + Sync {
     /// queue is only looked at when the earlier ones have nothing available. Jobs whose
     /// reservation expired (`retry_after`) are available again. Each reservation counts as an
     /// attempt.
-    fn pop<'a>(&'a self, queues: &'a [String], max: usize) -> BoxFuture<'a, QueueResult<Vec<Reserved>>>;
+    fn pop<'a>(
+        &'a self,
+        queues: &'a [String],
+        max: usize,
+    ) -> BoxFuture<'a, QueueResult<Vec<Reserved>>>;
 
     /// Remove a reserved job for good and record its final status.
-    fn finish<'a>(&'a self, job: &'a Reserved, status: JobStatus) -> BoxFuture<'a, QueueResult<()>>;
+    fn finish<'a>(&'a self, job: &'a Reserved, status: JobStatus)
+    -> BoxFuture<'a, QueueResult<()>>;
 
     /// Put a reserved job back, available at `available_at_ms`; its attempts are kept.
-    fn release<'a>(&'a self, job: &'a Reserved, available_at_ms: i64) -> BoxFuture<'a, QueueResult<()>>;
+    fn release<'a>(
+        &'a self,
+        job: &'a Reserved,
+        available_at_ms: i64,
+    ) -> BoxFuture<'a, QueueResult<()>>;
 
     /// Jobs on `queue`: ready, delayed and reserved.
     fn size<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, QueueResult<u64>>;

@@ -129,7 +129,9 @@ impl Backoff {
                 max_ms,
                 jitter,
             } => {
-                let factor = 1u64.checked_shl(attempt.saturating_sub(1)).unwrap_or(u64::MAX);
+                let factor = 1u64
+                    .checked_shl(attempt.saturating_sub(1))
+                    .unwrap_or(u64::MAX);
                 let full = base_ms.saturating_mul(factor).min(*max_ms);
                 let share = jitter.clamp(0.0, 1.0) * random_unit();
                 let cut = (full as f64 * share) as u64;
@@ -219,9 +221,9 @@ impl Payload {
                 .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
             retry_until_ms: job.retry_until().map(|t| t.timestamp_millis()),
             unique_key: job.unique_id().map(|id| format!("{}:{id}", J::NAME)),
-            unique_for_ms: job.unique_id().map(|_| {
-                u64::try_from(job.unique_for().as_millis()).unwrap_or(u64::MAX)
-            }),
+            unique_for_ms: job
+                .unique_id()
+                .map(|_| u64::try_from(job.unique_for().as_millis()).unwrap_or(u64::MAX)),
             chain: Vec::new(),
             chain_catch: None,
             batch_id: None,
@@ -306,9 +308,9 @@ impl JobContext {
 
     /// The app, to reach its services (`ctx.app()?.make::<Db>()`).
     pub fn app(&self) -> Result<&AppContext, JobError> {
-        self.manager
-            .app()
-            .ok_or_else(|| "this queue manager is not attached to an app (QueueManager::attach)".into())
+        self.manager.app().ok_or_else(|| {
+            "this queue manager is not attached to an app (QueueManager::attach)".into()
+        })
     }
 
     /// The app's clock.
@@ -333,7 +335,8 @@ impl JobContext {
     }
 }
 
-type RunFn = Arc<dyn Fn(serde_json::Value, Arc<JobContext>) -> BoxFuture<'static, RunOutcome> + Send + Sync>;
+type RunFn =
+    Arc<dyn Fn(serde_json::Value, Arc<JobContext>) -> BoxFuture<'static, RunOutcome> + Send + Sync>;
 type FailedFn =
     Arc<dyn Fn(serde_json::Value, Arc<JobContext>, String) -> BoxFuture<'static, ()> + Send + Sync>;
 
@@ -397,7 +400,8 @@ impl JobRegistry {
                 }
             })
         });
-        self.jobs.insert(J::NAME.to_owned(), Registered { run, failed });
+        self.jobs
+            .insert(J::NAME.to_owned(), Registered { run, failed });
         self
     }
 

@@ -197,12 +197,14 @@ impl QueueManager {
         if let Some(connection) = connections.get(name) {
             return Ok(connection.clone());
         }
-        let config = self.inner.config.connection(name).ok_or_else(|| {
-            QueueError::UnknownConnection {
-                name: name.to_owned(),
-                configured: self.inner.config.names().join(", "),
-            }
-        })?;
+        let config =
+            self.inner
+                .config
+                .connection(name)
+                .ok_or_else(|| QueueError::UnknownConnection {
+                    name: name.to_owned(),
+                    configured: self.inner.config.names().join(", "),
+                })?;
         let connection = self.build(name, &config).await?;
         connections.insert(name.to_owned(), connection.clone());
         Ok(connection)
@@ -212,7 +214,8 @@ impl QueueManager {
         let clock = self.inner.clock.clone();
         Ok(match config {
             ConnectionConfig::Sync => {
-                let driver = crate::driver::memory::MemoryDriver::new(clock, Duration::from_secs(90));
+                let driver =
+                    crate::driver::memory::MemoryDriver::new(clock, Duration::from_secs(90));
                 Connection {
                     sync: true,
                     ..Connection::new(name, Arc::new(driver), crate::config::DEFAULT_QUEUE)
@@ -282,6 +285,34 @@ impl QueueManager {
         }
     }
 
+    /// Queue many jobs on connection `connection` (`None`: the default) in as few round trips
+    /// as the driver allows (Laravel's `Queue::bulk`); returns their ids. On `sync` they run
+    /// one after the other. Unique keys are honoured: duplicates are left out.
+    pub async fn bulk<J: Job>(
+        &self,
+        connection: Option<&str>,
+        jobs: impl IntoIterator<Item = J>,
+    ) -> QueueResult<Vec<String>> {
+        let connection = self.connection(connection).await?;
+        let mut ids = Vec::new();
+        let mut new_jobs = Vec::new();
+        for job in jobs {
+            let payload = Payload::of(&job)?;
+            if connection.sync || payload.unique_key.is_some() {
+                if let Dispatched::Queued(id) = self.push(&connection, payload, None).await? {
+                    ids.push(id);
+                }
+                continue;
+            }
+            new_jobs.push(self.new_job(&connection, &payload, None)?);
+            ids.push(payload.uuid);
+        }
+        if !new_jobs.is_empty() {
+            connection.driver.push(new_jobs).await?;
+        }
+        Ok(ids)
+    }
+
     /// Run `job` now, in this task, whatever the connection; its error comes back.
     pub async fn dispatch_sync<J: Job>(&self, job: J) -> QueueResult<()> {
         let payload = Payload::of(&job)?;
@@ -313,7 +344,9 @@ impl QueueManager {
         }
         let uuid = payload.uuid.clone();
         if connection.sync {
-            payload.queue.get_or_insert_with(|| connection.default_queue.clone());
+            payload
+                .queue
+                .get_or_insert_with(|| connection.default_queue.clone());
             crate::worker::run_inline(self, connection, payload).await?;
             return Ok(Dispatched::Queued(uuid));
         }
@@ -390,7 +423,11 @@ impl QueueManager {
         Ok(id)
     }
 
-    pub(crate) async fn create_batch(&self, connection: &Connection, batch: &BatchRecord) -> QueueResult<()> {
+    pub(crate) async fn create_batch(
+        &self,
+        connection: &Connection,
+        batch: &BatchRecord,
+    ) -> QueueResult<()> {
         connection.driver.create_batch(batch).await
     }
 }

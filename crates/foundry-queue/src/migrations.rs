@@ -75,7 +75,13 @@ impl Migration for CreateJobsTable {
     }
 
     fn down(&self, schema: &mut Schema) {
-        for table in ["job_unique_locks", "job_statuses", "failed_jobs", "job_batches", "jobs"] {
+        for table in [
+            "job_unique_locks",
+            "job_statuses",
+            "failed_jobs",
+            "job_batches",
+            "jobs",
+        ] {
             schema.drop_if_exists(table);
         }
     }

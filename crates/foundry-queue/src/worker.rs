@@ -109,9 +109,15 @@ impl Worker {
 
     /// Work until a stop condition (`once`, `max_jobs`, `max_time`, `stop_when_empty`) or until
     /// `shutdown` resolves; then stop taking jobs and wait for the running ones.
-    pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) -> QueueResult<WorkerReport> {
+    pub async fn run(
+        &self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> QueueResult<WorkerReport> {
         let options = &self.options;
-        let connection = self.manager.connection(options.connection.as_deref()).await?;
+        let connection = self
+            .manager
+            .connection(options.connection.as_deref())
+            .await?;
         let queues: Vec<String> = if options.queues.is_empty() {
             vec![connection.default_queue().to_owned()]
         } else {
@@ -185,7 +191,10 @@ impl Worker {
             }
         }
         if !running.is_empty() {
-            tracing::info!(running = running.len(), "waiting for running jobs to finish");
+            tracing::info!(
+                running = running.len(),
+                "waiting for running jobs to finish"
+            );
         }
         while let Some(done) = running.join_next().await {
             report.add(done.unwrap_or(Outcome::Failed));
@@ -328,7 +337,11 @@ async fn process_inner(
              previous attempt may have timed out or its worker died",
             payload.name,
             job.attempts - 1,
-            if max_tries == 0 { "no limit".to_owned() } else { format!("limit {max_tries}") }
+            if max_tries == 0 {
+                "no limit".to_owned()
+            } else {
+                format!("limit {max_tries}")
+            }
         );
         fail(manager, connection, job, Some(&payload), &exception).await?;
         return Ok(Outcome::Failed);
@@ -340,7 +353,15 @@ async fn process_inner(
         attempt: job.attempts,
     });
     let started = Instant::now();
-    let result = attempt(manager, connection, &payload, &job.queue, job.attempts, options.timeout).await;
+    let result = attempt(
+        manager,
+        connection,
+        &payload,
+        &job.queue,
+        job.attempts,
+        options.timeout,
+    )
+    .await;
     let duration = started.elapsed();
     let duration_ms = duration.as_secs_f64() * 1000.0;
     match result {
@@ -464,7 +485,11 @@ fn after_success<'a>(
         }
         if let Some(batch_id) = &payload.batch_id {
             let now = manager.clock().unix_millis();
-            if let Some(record) = connection.driver().record_batch_job(batch_id, None, now).await? {
+            if let Some(record) = connection
+                .driver()
+                .record_batch_job(batch_id, None, now)
+                .await?
+            {
                 let batch = Batch::from_record(record, connection.name());
                 let options = batch.options();
                 if batch.pending_jobs() == 0 && batch.failed_jobs() == 0 && !batch.cancelled() {
@@ -519,17 +544,34 @@ fn after_failure<'a>(
         if let Some(batch_id) = &payload.batch_id {
             let now = manager.clock().unix_millis();
             let driver = connection.driver();
-            if let Some(record) = driver.record_batch_job(batch_id, Some(&payload.uuid), now).await? {
+            if let Some(record) = driver
+                .record_batch_job(batch_id, Some(&payload.uuid), now)
+                .await?
+            {
                 let batch = Batch::from_record(record, connection.name());
                 let options = batch.options();
                 if batch.failed_jobs() == 1 {
                     if !options.allow_failures {
                         driver.cancel_batch(batch_id, now).await?;
                     }
-                    callback(manager, connection, options.catch.clone(), &options.queue, Some(&failure)).await?;
+                    callback(
+                        manager,
+                        connection,
+                        options.catch.clone(),
+                        &options.queue,
+                        Some(&failure),
+                    )
+                    .await?;
                 }
                 if batch.pending_jobs() == batch.failed_jobs() {
-                    callback(manager, connection, options.finally, &options.queue, Some(&failure)).await?;
+                    callback(
+                        manager,
+                        connection,
+                        options.finally,
+                        &options.queue,
+                        Some(&failure),
+                    )
+                    .await?;
                 }
             }
         }
@@ -569,7 +611,15 @@ pub(crate) async fn run_inline(
         .clone()
         .unwrap_or_else(|| connection.default_queue().to_owned());
     let started = Instant::now();
-    let result = attempt(manager, connection, &payload, &queue, 1, Duration::from_secs(365 * 86_400)).await;
+    let result = attempt(
+        manager,
+        connection,
+        &payload,
+        &queue,
+        1,
+        Duration::from_secs(365 * 86_400),
+    )
+    .await;
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let driver = connection.driver();
     let reserved = Reserved {

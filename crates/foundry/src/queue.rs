@@ -32,10 +32,18 @@ fn queues() -> Arg {
 }
 
 fn flag(name: &'static str, help: &'static str) -> Arg {
-    Arg::new(name).long(name).action(ArgAction::SetTrue).help(help)
+    Arg::new(name)
+        .long(name)
+        .action(ArgAction::SetTrue)
+        .help(help)
 }
 
-fn number(name: &'static str, value: &'static str, default: &'static str, help: &'static str) -> Arg {
+fn number(
+    name: &'static str,
+    value: &'static str,
+    default: &'static str,
+    help: &'static str,
+) -> Arg {
     Arg::new(name)
         .long(name)
         .value_name(value)
@@ -134,7 +142,11 @@ async fn manager(
 }
 
 fn connection_name(inv: &Invocation) -> Option<String> {
-    inv.args().try_get_one::<String>("connection").ok().flatten().cloned()
+    inv.args()
+        .try_get_one::<String>("connection")
+        .ok()
+        .flatten()
+        .cloned()
 }
 
 fn queue_list(inv: &Invocation) -> Vec<String> {
@@ -142,7 +154,13 @@ fn queue_list(inv: &Invocation) -> Vec<String> {
         .try_get_one::<String>("queue")
         .ok()
         .flatten()
-        .map(|q| q.split(',').map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned).collect())
+        .map(|q| {
+            q.split(',')
+                .map(str::trim)
+                .filter(|q| !q.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -189,15 +207,20 @@ async fn failed(inv: Invocation) -> CommandResult {
             .map_or_else(|_| "(unreadable payload)".to_owned(), |p| p.name);
         let at = chrono_like(job.failed_at_ms);
         let exception = job.exception.lines().next().unwrap_or_default().to_owned();
-        println!("{at}  {}  {}@{}  {name}  {exception}", job.uuid, job.connection, job.queue);
+        println!(
+            "{at}  {}  {}@{}  {name}  {exception}",
+            job.uuid, job.connection, job.queue
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `2024-01-02 03:04:05` (UTC) for milliseconds since the epoch.
 fn chrono_like(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map_or_else(|| ms.to_string(), |at| at.format("%Y-%m-%d %H:%M:%S").to_string())
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || ms.to_string(),
+        |at| at.format("%Y-%m-%d %H:%M:%S").to_string(),
+    )
 }
 
 async fn retry(inv: Invocation) -> CommandResult {
@@ -287,5 +310,9 @@ async fn monitor(inv: Invocation) -> CommandResult {
         };
         println!("{}:{queue_name}  {size}  {state}", connection.name());
     }
-    Ok(if busy { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if busy {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -30,7 +30,10 @@ impl Job for NotifyPostAuthor {
     async fn handle(&self, ctx: &JobContext) -> JobResult {
         let db = ctx.app()?.make::<Db>()?;
         let Some(comment) = Comment::find(&db, self.comment_id).await? else {
-            tracing::info!(comment = self.comment_id, "comment deleted before notification");
+            tracing::info!(
+                comment = self.comment_id,
+                "comment deleted before notification"
+            );
             return Ok(());
         };
         let post = Post::find_or_fail(&db, comment.post_id).await?;

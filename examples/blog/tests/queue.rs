@@ -38,7 +38,10 @@ async fn post_comment(kernel: &Kernel, post: i64, body: Value) -> (StatusCode, V
     let response = kernel.service().oneshot(request).await.unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -56,9 +59,20 @@ async fn a_new_comment_queues_the_authors_notification_and_a_worker_sends_it() {
         .await
         .unwrap();
     assert_eq!(queued.len(), 1, "one job in the jobs table");
-    assert!(queued[0].1.contains("notify_post_author"), "{}", queued[0].1);
-    assert!(queued[0].1.contains(&format!("\"comment_id\":{comment_id}")));
-    assert_eq!(queue.status(&queued[0].0).await.unwrap(), Some(JobStatus::Queued));
+    assert!(
+        queued[0].1.contains("notify_post_author"),
+        "{}",
+        queued[0].1
+    );
+    assert!(
+        queued[0]
+            .1
+            .contains(&format!("\"comment_id\":{comment_id}"))
+    );
+    assert_eq!(
+        queue.status(&queued[0].0).await.unwrap(),
+        Some(JobStatus::Queued)
+    );
 
     let report = Worker::new(
         (*queue).clone(),
@@ -72,9 +86,15 @@ async fn a_new_comment_queues_the_authors_notification_and_a_worker_sends_it() {
     .await
     .unwrap();
     assert_eq!(report.succeeded, 1);
-    assert_eq!(queue.status(&queued[0].0).await.unwrap(), Some(JobStatus::Succeeded));
+    assert_eq!(
+        queue.status(&queued[0].0).await.unwrap(),
+        Some(JobStatus::Succeeded)
+    );
     let notified: Vec<(Option<String>,)> = db
-        .select("SELECT notified_at FROM comments WHERE id = ?", vec![comment_id.into()])
+        .select(
+            "SELECT notified_at FROM comments WHERE id = ?",
+            vec![comment_id.into()],
+        )
         .await
         .unwrap();
     assert!(notified[0].0.is_some(), "the job stamped the comment");
@@ -88,6 +108,9 @@ async fn an_invalid_comment_queues_nothing() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (status, _) = post_comment(&kernel, 4242, json!({"user_id": 2, "body": "hello"})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let jobs: Vec<i64> = db.select("SELECT COUNT(*) FROM jobs", vec![]).await.unwrap();
+    let jobs: Vec<i64> = db
+        .select("SELECT COUNT(*) FROM jobs", vec![])
+        .await
+        .unwrap();
     assert_eq!(jobs, [0]);
 }

@@ -34,7 +34,10 @@ impl App {
         .unwrap();
         let config = ConfigLoader::new(dir.path())
             .dotenv(false)
-            .vars([("FOUNDRY_ENV", "testing"), ("FOUNDRY_DATABASE__URL", url.as_str())])
+            .vars([
+                ("FOUNDRY_ENV", "testing"),
+                ("FOUNDRY_DATABASE__URL", url.as_str()),
+            ])
             .load()
             .unwrap();
         let kernel = Kernel::boot::<blog::Blog>(config).await.unwrap();
@@ -61,7 +64,13 @@ impl App {
             ms,
             done_file: self.done_file().display().to_string(),
         };
-        self.queue().dispatch(job).await.unwrap().id().unwrap().to_owned()
+        self.queue()
+            .dispatch(job)
+            .await
+            .unwrap()
+            .id()
+            .unwrap()
+            .to_owned()
     }
 
     fn worker(&self, extra: &[&str]) -> Child {
@@ -80,7 +89,10 @@ impl App {
     async fn wait_for_status(&self, id: &str, status: JobStatus) {
         let started = Instant::now();
         while self.queue().status(id).await.unwrap() != Some(status) {
-            assert!(started.elapsed() < Duration::from_secs(30), "job {id} never became {status:?}");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "job {id} never became {status:?}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -115,10 +127,24 @@ async fn sigterm_finishes_the_running_job_takes_no_more_and_exits_0() {
     let logs = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "exit status 0\n{logs}");
     assert!(logs.contains("received SIGTERM"), "{logs}");
-    assert!(logs.contains("job processed") && logs.contains("name=pause") && logs.contains("attempt=1"), "{logs}");
-    assert_eq!(lines(&app.done_file()), [format!("{first} attempt 1")], "the running job finished");
-    assert_eq!(app.queue().status(&first).await.unwrap(), Some(JobStatus::Succeeded));
-    assert_eq!(app.queue().status(&second).await.unwrap(), Some(JobStatus::Queued), "no new job was taken");
+    assert!(
+        logs.contains("job processed") && logs.contains("name=pause") && logs.contains("attempt=1"),
+        "{logs}"
+    );
+    assert_eq!(
+        lines(&app.done_file()),
+        [format!("{first} attempt 1")],
+        "the running job finished"
+    );
+    assert_eq!(
+        app.queue().status(&first).await.unwrap(),
+        Some(JobStatus::Succeeded)
+    );
+    assert_eq!(
+        app.queue().status(&second).await.unwrap(),
+        Some(JobStatus::Queued),
+        "no new job was taken"
+    );
 }
 
 #[tokio::test]
@@ -132,7 +158,11 @@ async fn a_job_whose_worker_was_killed_runs_again_after_retry_after() {
     let output = wait_output(doomed, Duration::from_secs(10));
     assert_eq!(output.status.code(), None, "killed by a signal");
     assert!(app.done().is_empty(), "the job never finished");
-    assert_eq!(app.queue().status(&id).await.unwrap(), Some(JobStatus::Running), "still reserved");
+    assert_eq!(
+        app.queue().status(&id).await.unwrap(),
+        Some(JobStatus::Running),
+        "still reserved"
+    );
 
     // The reservation expires after retry_after (2s); then any worker may take the job.
     let wait = Duration::from_millis(2300).saturating_sub(reserved_at.elapsed());
@@ -141,9 +171,15 @@ async fn a_job_whose_worker_was_killed_runs_again_after_retry_after() {
     let output = wait_output(rescuer, Duration::from_secs(30));
     let logs = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{logs}");
-    assert!(logs.contains("attempt=2"), "the killed attempt counted: {logs}");
+    assert!(
+        logs.contains("attempt=2"),
+        "the killed attempt counted: {logs}"
+    );
     assert_eq!(lines(&app.done_file()), [format!("{id} attempt 2")]);
-    assert_eq!(app.queue().status(&id).await.unwrap(), Some(JobStatus::Succeeded));
+    assert_eq!(
+        app.queue().status(&id).await.unwrap(),
+        Some(JobStatus::Succeeded)
+    );
 }
 
 #[tokio::test]
@@ -156,7 +192,9 @@ async fn failed_jobs_are_listed_retried_and_flushed_from_the_command_line() {
         .push(vec![foundry::queue::NewJob {
             uuid: "11111111-2222-3333-4444-555555555555".to_owned(),
             queue: "default".to_owned(),
-            payload: r#"{"uuid":"11111111-2222-3333-4444-555555555555","name":"gone_job","data":{}}"#.to_owned(),
+            payload:
+                r#"{"uuid":"11111111-2222-3333-4444-555555555555","name":"gone_job","data":{}}"#
+                    .to_owned(),
             available_at_ms: 0,
         }])
         .await
@@ -173,21 +211,49 @@ async fn failed_jobs_are_listed_retried_and_flushed_from_the_command_line() {
     assert_eq!(worked.status.code(), Some(0));
     let listed = run(&["queue:failed"]);
     let (stdout, _) = support::texts(&listed);
-    assert!(stdout.contains("11111111-2222-3333-4444-555555555555"), "{stdout}");
-    assert!(stdout.contains("gone_job") && stdout.contains("unknown job `gone_job`"), "{stdout}");
+    assert!(
+        stdout.contains("11111111-2222-3333-4444-555555555555"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("gone_job") && stdout.contains("unknown job `gone_job`"),
+        "{stdout}"
+    );
     let retried = run(&["queue:retry", "all"]);
     let (stdout, _) = support::texts(&retried);
-    assert!(stdout.starts_with("Retrying 11111111-2222-3333-4444-555555555555 as "), "{stdout}");
-    assert_eq!(connection.driver().size("default").await.unwrap(), 1, "back on its queue");
+    assert!(
+        stdout.starts_with("Retrying 11111111-2222-3333-4444-555555555555 as "),
+        "{stdout}"
+    );
+    assert_eq!(
+        connection.driver().size("default").await.unwrap(),
+        1,
+        "back on its queue"
+    );
     let monitor = run(&["queue:monitor", "database:default", "--max", "0"]);
     assert_eq!(monitor.status.code(), Some(1), "one job is above --max 0");
-    assert!(support::texts(&monitor).0.contains("database:default  1  ALERT"));
+    assert!(
+        support::texts(&monitor)
+            .0
+            .contains("database:default  1  ALERT")
+    );
     let cleared = run(&["queue:clear"]);
-    assert!(support::texts(&cleared).0.contains("Cleared 1 job(s) from database:default"));
+    assert!(
+        support::texts(&cleared)
+            .0
+            .contains("Cleared 1 job(s) from database:default")
+    );
     run(&["queue:work", "--stop-when-empty"]);
     let flushed = run(&["queue:flush"]);
-    assert_eq!(support::texts(&flushed).0.trim(), "Deleted 0 failed job(s).");
+    assert_eq!(
+        support::texts(&flushed).0.trim(),
+        "Deleted 0 failed job(s)."
+    );
     let forgotten = run(&["queue:forget", "nope"]);
     assert_eq!(forgotten.status.code(), Some(1));
-    assert!(support::texts(&forgotten).1.contains("no failed job with id `nope`"));
+    assert!(
+        support::texts(&forgotten)
+            .1
+            .contains("no failed job with id `nope`")
+    );
 }

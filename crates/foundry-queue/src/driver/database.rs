@@ -164,9 +164,8 @@ impl DatabaseDriver {
 fn batch_of(row: &Row) -> QueueResult<BatchRecord> {
     let ids: String = row.get("failed_job_ids")?;
     let options: Option<String> = row.get("options")?;
-    let count = |name: &str| -> QueueResult<u64> {
-        Ok(u64::try_from(row.get::<i64>(name)?).unwrap_or(0))
-    };
+    let count =
+        |name: &str| -> QueueResult<u64> { Ok(u64::try_from(row.get::<i64>(name)?).unwrap_or(0)) };
     Ok(BatchRecord {
         id: row.get("id")?,
         name: row.get("name")?,
@@ -223,7 +222,11 @@ impl QueueDriver for DatabaseDriver {
         })
     }
 
-    fn pop<'a>(&'a self, queues: &'a [String], max: usize) -> BoxFuture<'a, QueueResult<Vec<Reserved>>> {
+    fn pop<'a>(
+        &'a self,
+        queues: &'a [String],
+        max: usize,
+    ) -> BoxFuture<'a, QueueResult<Vec<Reserved>>> {
         Box::pin(async move {
             let mut out = Vec::new();
             for queue in queues {
@@ -236,13 +239,30 @@ impl QueueDriver for DatabaseDriver {
         })
     }
 
-    fn finish<'a>(&'a self, job: &'a Reserved, status: JobStatus) -> BoxFuture<'a, QueueResult<()>> {
+    fn finish<'a>(
+        &'a self,
+        job: &'a Reserved,
+        status: JobStatus,
+    ) -> BoxFuture<'a, QueueResult<()>> {
         Box::pin(async move {
             let id: i64 = job.handle.parse().unwrap_or_default();
             let now = self.now();
+            if self.db.backend() == Backend::Postgres {
+                // One statement, one round trip: the delete rides along in a CTE.
+                self.db
+                    .statement(
+                        "WITH finished AS (DELETE FROM jobs WHERE id = ?) \
+                         INSERT INTO job_statuses (uuid, status, updated_at) VALUES (?, ?, ?) \
+                         ON CONFLICT (uuid) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
+                        vec![id.into(), job.uuid.clone().into(), status.as_str().into(), now.into()],
+                    )
+                    .await?;
+                return Ok(());
+            }
             self.db
                 .transaction_with(immediate(), |tx| async move {
-                    tx.statement("DELETE FROM jobs WHERE id = ?", vec![id.into()]).await?;
+                    tx.statement("DELETE FROM jobs WHERE id = ?", vec![id.into()])
+                        .await?;
                     Self::put_status(&tx, &job.uuid, status, now).await?;
                     Ok::<_, QueueError>(())
                 })
@@ -250,7 +270,11 @@ impl QueueDriver for DatabaseDriver {
         })
     }
 
-    fn release<'a>(&'a self, job: &'a Reserved, available_at_ms: i64) -> BoxFuture<'a, QueueResult<()>> {
+    fn release<'a>(
+        &'a self,
+        job: &'a Reserved,
+        available_at_ms: i64,
+    ) -> BoxFuture<'a, QueueResult<()>> {
         Box::pin(async move {
             let id: i64 = job.handle.parse().unwrap_or_default();
             self.db
@@ -267,7 +291,10 @@ impl QueueDriver for DatabaseDriver {
         Box::pin(async move {
             let n: Vec<i64> = self
                 .db
-                .select("SELECT COUNT(*) FROM jobs WHERE queue = ?", vec![queue.to_owned().into()])
+                .select(
+                    "SELECT COUNT(*) FROM jobs WHERE queue = ?",
+                    vec![queue.to_owned().into()],
+                )
                 .await?;
             Ok(u64::try_from(n.first().copied().unwrap_or(0)).unwrap_or(0))
         })
@@ -277,7 +304,10 @@ impl QueueDriver for DatabaseDriver {
         Box::pin(async move {
             Ok(self
                 .db
-                .statement("DELETE FROM jobs WHERE queue = ?", vec![queue.to_owned().into()])
+                .statement(
+                    "DELETE FROM jobs WHERE queue = ?",
+                    vec![queue.to_owned().into()],
+                )
                 .await?)
         })
     }
@@ -303,7 +333,10 @@ impl JobStore for DatabaseDriver {
             let stale = self.now().saturating_sub(self.retry_after_ms);
             let queued: Vec<(Option<i64>,)> = self
                 .db
-                .select("SELECT reserved_at FROM jobs WHERE uuid = ?", vec![uuid.to_owned().into()])
+                .select(
+                    "SELECT reserved_at FROM jobs WHERE uuid = ?",
+                    vec![uuid.to_owned().into()],
+                )
                 .await?;
             if let Some((reserved_at,)) = queued.first() {
                 return Ok(Some(match reserved_at {
@@ -313,7 +346,10 @@ impl JobStore for DatabaseDriver {
             }
             let done: Vec<String> = self
                 .db
-                .select("SELECT status FROM job_statuses WHERE uuid = ?", vec![uuid.to_owned().into()])
+                .select(
+                    "SELECT status FROM job_statuses WHERE uuid = ?",
+                    vec![uuid.to_owned().into()],
+                )
                 .await?;
             Ok(done.first().and_then(|s| JobStatus::parse(s)))
         })
@@ -363,7 +399,10 @@ impl JobStore for DatabaseDriver {
     fn release_unique<'a>(&'a self, key: &'a str) -> BoxFuture<'a, QueueResult<()>> {
         Box::pin(async move {
             self.db
-                .statement("DELETE FROM job_unique_locks WHERE key = ?", vec![key.to_owned().into()])
+                .statement(
+                    "DELETE FROM job_unique_locks WHERE key = ?",
+                    vec![key.to_owned().into()],
+                )
                 .await?;
             Ok(())
         })
@@ -400,14 +439,16 @@ impl JobStore for DatabaseDriver {
                 .await?;
             Ok(rows
                 .into_iter()
-                .map(|(uuid, connection, queue, payload, exception, failed_at_ms)| FailedJob {
-                    uuid,
-                    connection,
-                    queue,
-                    payload,
-                    exception,
-                    failed_at_ms,
-                })
+                .map(
+                    |(uuid, connection, queue, payload, exception, failed_at_ms)| FailedJob {
+                        uuid,
+                        connection,
+                        queue,
+                        payload,
+                        exception,
+                        failed_at_ms,
+                    },
+                )
                 .collect())
         })
     }
@@ -416,7 +457,10 @@ impl JobStore for DatabaseDriver {
         Box::pin(async move {
             let n = self
                 .db
-                .statement("DELETE FROM failed_jobs WHERE uuid = ?", vec![uuid.to_owned().into()])
+                .statement(
+                    "DELETE FROM failed_jobs WHERE uuid = ?",
+                    vec![uuid.to_owned().into()],
+                )
                 .await?;
             Ok(n > 0)
         })
@@ -470,7 +514,11 @@ impl JobStore for DatabaseDriver {
         now_ms: i64,
     ) -> BoxFuture<'a, QueueResult<Option<BatchRecord>>> {
         Box::pin(async move {
-            let lock = if self.db.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
+            let lock = if self.db.backend() == Backend::Postgres {
+                " FOR UPDATE"
+            } else {
+                ""
+            };
             self.db
                 .transaction_with(immediate(), |tx| async move {
                     let rows = tx

@@ -71,10 +71,17 @@ impl MemoryDriver {
 impl State {
     /// Move due delayed jobs and expired reservations to the end of their queues.
     fn migrate(&mut self, now: i64) {
-        let due: Vec<(i64, u64)> = self.delayed.range(..=(now, u64::MAX)).map(|(k, _)| *k).collect();
+        let due: Vec<(i64, u64)> = self
+            .delayed
+            .range(..=(now, u64::MAX))
+            .map(|(k, _)| *k)
+            .collect();
         for key in due {
             if let Some(entry) = self.delayed.remove(&key) {
-                self.ready.entry(entry.queue.clone()).or_default().push_back(entry);
+                self.ready
+                    .entry(entry.queue.clone())
+                    .or_default()
+                    .push_back(entry);
             }
         }
         let mut expired: Vec<(i64, u64)> = self
@@ -87,7 +94,10 @@ impl State {
         for (_, id) in expired {
             if let Some((_, entry)) = self.reserved.remove(&id) {
                 self.statuses.insert(entry.uuid.clone(), JobStatus::Queued);
-                self.ready.entry(entry.queue.clone()).or_default().push_back(entry);
+                self.ready
+                    .entry(entry.queue.clone())
+                    .or_default()
+                    .push_back(entry);
             }
         }
     }
@@ -121,7 +131,11 @@ impl QueueDriver for MemoryDriver {
                 if job.available_at_ms > now {
                     state.delayed.insert((job.available_at_ms, entry.id), entry);
                 } else {
-                    state.ready.entry(entry.queue.clone()).or_default().push_back(entry);
+                    state
+                        .ready
+                        .entry(entry.queue.clone())
+                        .or_default()
+                        .push_back(entry);
                 }
             }
         }
@@ -129,7 +143,11 @@ impl QueueDriver for MemoryDriver {
         Box::pin(async { Ok(()) })
     }
 
-    fn pop<'a>(&'a self, queues: &'a [String], max: usize) -> BoxFuture<'a, QueueResult<Vec<Reserved>>> {
+    fn pop<'a>(
+        &'a self,
+        queues: &'a [String],
+        max: usize,
+    ) -> BoxFuture<'a, QueueResult<Vec<Reserved>>> {
         let now = self.clock.unix_millis();
         let mut out = Vec::new();
         {
@@ -137,7 +155,8 @@ impl QueueDriver for MemoryDriver {
             state.migrate(now);
             for queue in queues {
                 while out.len() < max {
-                    let Some(mut entry) = state.ready.get_mut(queue).and_then(VecDeque::pop_front) else {
+                    let Some(mut entry) = state.ready.get_mut(queue).and_then(VecDeque::pop_front)
+                    else {
                         break;
                     };
                     if state.statuses.get(&entry.uuid) == Some(&JobStatus::Cancelled) {
@@ -145,7 +164,9 @@ impl QueueDriver for MemoryDriver {
                     }
                     entry.attempts += 1;
                     out.push(reserved_of(&entry));
-                    state.statuses.insert(entry.uuid.clone(), JobStatus::Running);
+                    state
+                        .statuses
+                        .insert(entry.uuid.clone(), JobStatus::Running);
                     state
                         .reserved
                         .insert(entry.id, (now.saturating_add(self.retry_after_ms), entry));
@@ -155,7 +176,11 @@ impl QueueDriver for MemoryDriver {
         Box::pin(async move { Ok(out) })
     }
 
-    fn finish<'a>(&'a self, job: &'a Reserved, status: JobStatus) -> BoxFuture<'a, QueueResult<()>> {
+    fn finish<'a>(
+        &'a self,
+        job: &'a Reserved,
+        status: JobStatus,
+    ) -> BoxFuture<'a, QueueResult<()>> {
         {
             let mut state = self.state();
             if let Ok(id) = job.handle.parse::<u64>() {
@@ -166,7 +191,11 @@ impl QueueDriver for MemoryDriver {
         Box::pin(async { Ok(()) })
     }
 
-    fn release<'a>(&'a self, job: &'a Reserved, available_at_ms: i64) -> BoxFuture<'a, QueueResult<()>> {
+    fn release<'a>(
+        &'a self,
+        job: &'a Reserved,
+        available_at_ms: i64,
+    ) -> BoxFuture<'a, QueueResult<()>> {
         {
             let mut state = self.state();
             let id = job.handle.parse::<u64>().unwrap_or_default();
@@ -186,7 +215,11 @@ impl QueueDriver for MemoryDriver {
         let state = self.state();
         let ready = state.ready.get(queue).map_or(0, VecDeque::len);
         let delayed = state.delayed.values().filter(|e| e.queue == queue).count();
-        let reserved = state.reserved.values().filter(|(_, e)| e.queue == queue).count();
+        let reserved = state
+            .reserved
+            .values()
+            .filter(|(_, e)| e.queue == queue)
+            .count();
         let total = (ready + delayed + reserved) as u64;
         Box::pin(async move { Ok(total) })
     }

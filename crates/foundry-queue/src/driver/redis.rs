@@ -161,7 +161,12 @@ impl RedisDriver {
         {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => return Err(unreachable(&host, &e.to_string())),
-            Err(_) => return Err(unreachable(&host, &format!("timed out after {}s", timeout.as_secs()))),
+            Err(_) => {
+                return Err(unreachable(
+                    &host,
+                    &format!("timed out after {}s", timeout.as_secs()),
+                ));
+            }
         };
         Ok(Self {
             conn,
@@ -269,7 +274,11 @@ impl QueueDriver for RedisDriver {
         })
     }
 
-    fn pop<'a>(&'a self, queues: &'a [String], max: usize) -> BoxFuture<'a, QueueResult<Vec<Reserved>>> {
+    fn pop<'a>(
+        &'a self,
+        queues: &'a [String],
+        max: usize,
+    ) -> BoxFuture<'a, QueueResult<Vec<Reserved>>> {
         Box::pin(async move {
             let now = self.clock.unix_millis();
             let mut conn = self.conn.clone();
@@ -299,7 +308,11 @@ impl QueueDriver for RedisDriver {
         })
     }
 
-    fn finish<'a>(&'a self, job: &'a Reserved, status: JobStatus) -> BoxFuture<'a, QueueResult<()>> {
+    fn finish<'a>(
+        &'a self,
+        job: &'a Reserved,
+        status: JobStatus,
+    ) -> BoxFuture<'a, QueueResult<()>> {
         Box::pin(async move {
             let mut conn = self.conn.clone();
             self.scripts
@@ -316,7 +329,11 @@ impl QueueDriver for RedisDriver {
         })
     }
 
-    fn release<'a>(&'a self, job: &'a Reserved, available_at_ms: i64) -> BoxFuture<'a, QueueResult<()>> {
+    fn release<'a>(
+        &'a self,
+        job: &'a Reserved,
+        available_at_ms: i64,
+    ) -> BoxFuture<'a, QueueResult<()>> {
         Box::pin(async move {
             let mut conn = self.conn.clone();
             let key = self.queue_key(&job.queue);
@@ -359,7 +376,11 @@ impl QueueDriver for RedisDriver {
                 .llen(&key)
                 .zcard(format!("{key}:delayed"))
                 .zcard(format!("{key}:reserved"))
-                .del(&[key.clone(), format!("{key}:delayed"), format!("{key}:reserved")])
+                .del(&[
+                    key.clone(),
+                    format!("{key}:delayed"),
+                    format!("{key}:reserved"),
+                ])
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| self.err(&e))?;
@@ -372,7 +393,11 @@ impl QueueDriver for RedisDriver {
             let mut guard = self.blocking.lock().await;
             if guard.is_none() {
                 let config = AsyncConnectionConfig::new().set_response_timeout(None);
-                match self.client.get_multiplexed_async_connection_with_config(&config).await {
+                match self
+                    .client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                {
                     Ok(conn) => *guard = Some(conn),
                     Err(e) => {
                         tracing::warn!(host = %self.host, error = %e, "cannot open the blocking Redis connection; polling");
@@ -383,11 +408,17 @@ impl QueueDriver for RedisDriver {
                 }
             }
             let Some(conn) = guard.as_mut() else { return };
-            let keys: Vec<String> = queues.iter().map(|q| format!("{}:notify", self.queue_key(q))).collect();
+            let keys: Vec<String> = queues
+                .iter()
+                .map(|q| format!("{}:notify", self.queue_key(q)))
+                .collect();
             // BLPOP takes seconds; 0 would block forever.
             let secs = max.as_secs_f64().max(0.01);
-            let blocked: redis::RedisResult<Option<(String, String)>> =
-                redis::cmd("BLPOP").arg(&keys).arg(secs).query_async(conn).await;
+            let blocked: redis::RedisResult<Option<(String, String)>> = redis::cmd("BLPOP")
+                .arg(&keys)
+                .arg(secs)
+                .query_async(conn)
+                .await;
             if let Err(e) = blocked {
                 tracing::warn!(host = %self.host, error = %e, "blocking pop failed; reconnecting");
                 *guard = None;
@@ -517,7 +548,10 @@ impl JobStore for RedisDriver {
             let (count, _): (u64, i64) = redis::pipe()
                 .atomic()
                 .hlen(format!("{}failed", self.prefix))
-                .del(&[format!("{}failed", self.prefix), format!("{}failed:ids", self.prefix)])
+                .del(&[
+                    format!("{}failed", self.prefix),
+                    format!("{}failed:ids", self.prefix),
+                ])
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| self.err(&e))?;
@@ -550,12 +584,13 @@ impl JobStore for RedisDriver {
         Box::pin(async move {
             let mut conn = self.conn.clone();
             let key = self.batch_key(id);
-            let (fields, failed_ids): (std::collections::HashMap<String, String>, Vec<String>) = redis::pipe()
-                .hgetall(&key)
-                .lrange(format!("{key}:failed"), 0, -1)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| self.err(&e))?;
+            let (fields, failed_ids): (std::collections::HashMap<String, String>, Vec<String>) =
+                redis::pipe()
+                    .hgetall(&key)
+                    .lrange(format!("{key}:failed"), 0, -1)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| self.err(&e))?;
             let Some(mut batch) = fields
                 .get("record")
                 .and_then(|json| serde_json::from_str::<BatchRecord>(json).ok())
@@ -563,8 +598,10 @@ impl JobStore for RedisDriver {
                 return Ok(None);
             };
             let number = |name: &str| fields.get(name).and_then(|v| v.parse::<i64>().ok());
-            batch.pending_jobs = number("pending").map_or(batch.pending_jobs, |n| u64::try_from(n).unwrap_or(0));
-            batch.failed_jobs = number("failed").map_or(batch.failed_jobs, |n| u64::try_from(n).unwrap_or(0));
+            batch.pending_jobs =
+                number("pending").map_or(batch.pending_jobs, |n| u64::try_from(n).unwrap_or(0));
+            batch.failed_jobs =
+                number("failed").map_or(batch.failed_jobs, |n| u64::try_from(n).unwrap_or(0));
             batch.cancelled_at_ms = number("cancelled_at");
             batch.finished_at_ms = number("finished_at");
             batch.failed_job_ids = failed_ids;

@@ -159,7 +159,10 @@ fn service_url(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            assert!(!require_services(), "FOUNDRY_REQUIRE_SERVICES=1 but {var} is not set");
+            assert!(
+                !require_services(),
+                "FOUNDRY_REQUIRE_SERVICES=1 but {var} is not set"
+            );
             eprintln!("skipping: {var} is not set");
             None
         }
@@ -267,7 +270,10 @@ pub async fn sqlite() -> Option<Harness> {
     let url = format!("sqlite://{}", dir.path().join("queue.sqlite").display());
     let db = Db::connect(&url).await.expect("SQLite file");
     migrate(&db).await;
-    let mut harness = Harness::new(ConnectionConfig::Database(DatabaseConfig::default()), "sqlite");
+    let mut harness = Harness::new(
+        ConnectionConfig::Database(DatabaseConfig::default()),
+        "sqlite",
+    );
     harness.queue.add_database(db);
     harness._dir = Some(dir);
     Some(harness)
@@ -278,7 +284,10 @@ pub async fn postgres() -> Option<Harness> {
     let admin = match Db::connect(&url).await {
         Ok(db) => db,
         Err(e) => {
-            assert!(!require_services(), "FOUNDRY_REQUIRE_SERVICES=1 but PostgreSQL is unreachable: {e}");
+            assert!(
+                !require_services(),
+                "FOUNDRY_REQUIRE_SERVICES=1 but PostgreSQL is unreachable: {e}"
+            );
             eprintln!("skipping PostgreSQL test: {e}");
             return None;
         }
@@ -295,7 +304,10 @@ pub async fn postgres() -> Option<Harness> {
         .await
         .expect("connect to test schema");
     migrate(&db).await;
-    let harness = Harness::new(ConnectionConfig::Database(DatabaseConfig::default()), "postgres");
+    let harness = Harness::new(
+        ConnectionConfig::Database(DatabaseConfig::default()),
+        "postgres",
+    );
     harness.queue.add_database(db.clone());
     harness.cleanup.lock().unwrap().push(Box::pin(async move {
         db.close().await;
@@ -318,20 +330,30 @@ pub async fn redis() -> Option<Harness> {
     };
     let harness = Harness::new(ConnectionConfig::Redis(config), "redis");
     if let Err(e) = harness.queue.connection(None).await {
-        assert!(!require_services(), "FOUNDRY_REQUIRE_SERVICES=1 but Redis is unreachable: {e}");
+        assert!(
+            !require_services(),
+            "FOUNDRY_REQUIRE_SERVICES=1 but Redis is unreachable: {e}"
+        );
         eprintln!("skipping Redis test: {e}");
         return None;
     }
     harness.cleanup.lock().unwrap().push(Box::pin(async move {
         let client = redis::Client::open(url).expect("redis url");
-        let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis");
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg(format!("{prefix}*"))
             .query_async(&mut conn)
             .await
             .expect("list test keys");
         if !keys.is_empty() {
-            let _: i64 = redis::cmd("DEL").arg(keys).query_async(&mut conn).await.expect("delete test keys");
+            let _: i64 = redis::cmd("DEL")
+                .arg(keys)
+                .query_async(&mut conn)
+                .await
+                .expect("delete test keys");
         }
     }));
     Some(harness)
