@@ -42,12 +42,20 @@ impl<'m> PendingChain<'m> {
     }
 
     /// Add a job at the end of the chain.
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "the job is handed over, as in Laravel's dispatch(new Job)"
+    )]
     pub fn job<J: Job>(mut self, job: J) -> Self {
         self.jobs.push(Payload::of(&job));
         self
     }
 
     /// The job dispatched when a job of the chain fails for good.
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "the job is handed over, as in Laravel's dispatch(new Job)"
+    )]
     pub fn catch<J: Job>(mut self, job: J) -> Self {
         self.catch = Some(Payload::of(&job));
         self
@@ -143,6 +151,10 @@ impl<'m> PendingBatch<'m> {
     }
 
     /// Add a job.
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "the job is handed over, as in Laravel's dispatch(new Job)"
+    )]
     pub fn job<J: Job>(mut self, job: J) -> Self {
         self.jobs.push(Payload::of(&job));
         self
@@ -155,18 +167,30 @@ impl<'m> PendingBatch<'m> {
     }
 
     /// Dispatched when every job succeeded.
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "the job is handed over, as in Laravel's dispatch(new Job)"
+    )]
     pub fn then<J: Job>(mut self, job: J) -> Self {
         self.then = Some(Payload::of(&job));
         self
     }
 
     /// Dispatched on the first failure.
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "the job is handed over, as in Laravel's dispatch(new Job)"
+    )]
     pub fn catch<J: Job>(mut self, job: J) -> Self {
         self.catch = Some(Payload::of(&job));
         self
     }
 
     /// Dispatched once every job has run, whatever happened.
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "the job is handed over, as in Laravel's dispatch(new Job)"
+    )]
     pub fn finally<J: Job>(mut self, job: J) -> Self {
         self.finally = Some(Payload::of(&job));
         self

@@ -276,6 +276,10 @@ impl QueueManager {
 
     /// Dispatch `job` on the default connection; chain `.delay()`, `.on_queue()`,
     /// `.on_connection()` or `.after_commit()`, then `.await`.
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "the job is handed over, as in Laravel's dispatch(new Job)"
+    )]
     pub fn dispatch<J: Job>(&self, job: J) -> PendingDispatch<'_> {
         PendingDispatch {
             manager: self,

@@ -199,10 +199,9 @@ impl QueueDriver for MemoryDriver {
         {
             let mut state = self.state();
             let id = job.handle.parse::<u64>().unwrap_or_default();
-            let entry = match state.reserved.remove(&id) {
-                Some((_, entry)) => entry,
-                // The reservation expired and the job was handed out again: keep one copy.
-                None => return Box::pin(async { Ok(()) }),
+            // Gone when the reservation expired and the job was handed out again: keep one copy.
+            let Some((_, entry)) = state.reserved.remove(&id) else {
+                return Box::pin(async { Ok(()) });
             };
             state.statuses.insert(job.uuid.clone(), JobStatus::Queued);
             state.delayed.insert((available_at_ms, entry.id), entry);
