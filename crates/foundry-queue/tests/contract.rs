@@ -30,6 +30,7 @@ driver_tests!(
     status_and_cancellation,
     size_and_clear,
     concurrency_runs_jobs_in_parallel,
+    bulk_dispatch_and_worker_limits,
 );
 
 async fn dispatch_runs_jobs_in_order(h: Harness) {
@@ -736,4 +737,35 @@ async fn concurrency_runs_jobs_in_parallel(h: Harness) {
         "{:?}",
         started.elapsed()
     );
+}
+
+async fn bulk_dispatch_and_worker_limits(h: Harness) {
+    let jobs = (0..5).map(|i| h.job(&format!("bulk{i}")));
+    let ids = h.queue.bulk(None, jobs).await.unwrap();
+    assert_eq!(ids.len(), 5);
+    let report = h
+        .work_with(WorkerOptions {
+            once: true,
+            ..WorkerOptions::default()
+        })
+        .await;
+    assert_eq!(report.total(), 1, "--once runs one job");
+    let report = h
+        .work_with(WorkerOptions {
+            max_jobs: 2,
+            concurrency: 4,
+            ..WorkerOptions::default()
+        })
+        .await;
+    assert_eq!(report.total(), 2, "--max-jobs stops after two");
+    h.work().await;
+    let mut log = h.log();
+    log.sort();
+    assert_eq!(log, ["bulk0#1", "bulk1#1", "bulk2#1", "bulk3#1", "bulk4#1"]);
+    for id in ids {
+        assert_eq!(
+            h.queue.status(&id).await.unwrap(),
+            Some(JobStatus::Succeeded)
+        );
+    }
 }
