@@ -57,6 +57,21 @@ pub trait QueueDriver: Send + Sync {
     fn finish<'a>(&'a self, job: &'a Reserved, status: JobStatus)
     -> BoxFuture<'a, QueueResult<()>>;
 
+    /// Finish several reserved jobs at once (a worker acknowledges the jobs that completed
+    /// since its last look in one go). The default finishes them one by one.
+    fn finish_many<'a>(
+        &'a self,
+        jobs: &'a [Reserved],
+        status: JobStatus,
+    ) -> BoxFuture<'a, QueueResult<()>> {
+        Box::pin(async move {
+            for job in jobs {
+                self.finish(job, status).await?;
+            }
+            Ok(())
+        })
+    }
+
     /// Put a reserved job back, available at `available_at_ms`; its attempts are kept.
     fn release<'a>(
         &'a self,

@@ -127,14 +127,19 @@ impl Worker {
         let started = Instant::now();
         let mut report = WorkerReport::default();
         let mut taken: u64 = 0;
-        let mut running: JoinSet<Outcome> = JoinSet::new();
+        let mut running: JoinSet<Settled> = JoinSet::new();
+        // Succeeded jobs waiting to be acknowledged: finished together, in one round trip,
+        // before the next pop (a job done but not yet acknowledged when the worker dies runs
+        // again, as any unacknowledged job does).
+        let mut done_jobs: Vec<Reserved> = Vec::new();
         let mut shutdown = std::pin::pin!(shutdown);
         let mut stopping = false;
         tracing::info!(connection = connection.name(), queues = %queues.join(","), concurrency, "worker started");
         loop {
             while let Some(done) = running.try_join_next() {
-                report.add(done.unwrap_or(Outcome::Failed));
+                settle(done, &mut report, &mut done_jobs);
             }
+            acknowledge(&connection, &mut done_jobs).await;
             let limit_reached = (options.max_jobs > 0 && taken >= options.max_jobs)
                 || (options.once && taken >= 1)
                 || options.max_time.is_some_and(|max| started.elapsed() >= max);
@@ -145,7 +150,7 @@ impl Worker {
             if free == 0 {
                 tokio::select! {
                     done = running.join_next() => {
-                        if let Some(done) = done { report.add(done.unwrap_or(Outcome::Failed)); }
+                        if let Some(done) = done { settle(done, &mut report, &mut done_jobs); }
                     }
                     () = &mut shutdown => stopping = true,
                 }
@@ -176,7 +181,7 @@ impl Worker {
                 tokio::select! {
                     () = connection.driver().wait(&queues, options.sleep) => {}
                     done = running.join_next(), if !running.is_empty() => {
-                        if let Some(done) = done { report.add(done.unwrap_or(Outcome::Failed)); }
+                        if let Some(done) = done { settle(done, &mut report, &mut done_jobs); }
                     }
                     () = &mut shutdown => stopping = true,
                 }
@@ -197,8 +202,9 @@ impl Worker {
             );
         }
         while let Some(done) = running.join_next().await {
-            report.add(done.unwrap_or(Outcome::Failed));
+            settle(done, &mut report, &mut done_jobs);
         }
+        acknowledge(&connection, &mut done_jobs).await;
         tracing::info!(
             succeeded = report.succeeded,
             released = report.released,
@@ -206,6 +212,35 @@ impl Worker {
             "worker stopped"
         );
         Ok(report)
+    }
+}
+
+/// A job's outcome, and the job itself when it succeeded and waits to be acknowledged.
+type Settled = (Outcome, Option<Reserved>);
+
+fn settle(
+    done: Result<Settled, tokio::task::JoinError>,
+    report: &mut WorkerReport,
+    done_jobs: &mut Vec<Reserved>,
+) {
+    let (outcome, job) = done.unwrap_or((Outcome::Failed, None));
+    report.add(outcome);
+    done_jobs.extend(job);
+}
+
+/// Finish the succeeded jobs in one go.
+async fn acknowledge(connection: &Connection, done_jobs: &mut Vec<Reserved>) {
+    if done_jobs.is_empty() {
+        return;
+    }
+    let jobs = std::mem::take(done_jobs);
+    if let Err(err) = connection
+        .driver()
+        .finish_many(&jobs, JobStatus::Succeeded)
+        .await
+    {
+        // The reservations expire and the jobs run again after retry_after.
+        tracing::error!(error = %err, jobs = jobs.len(), "cannot acknowledge finished jobs");
     }
 }
 
@@ -290,14 +325,15 @@ async fn process(
     connection: &Connection,
     options: &WorkerOptions,
     job: Reserved,
-) -> Outcome {
+) -> Settled {
     match process_inner(manager, connection, options, &job).await {
-        Ok(outcome) => outcome,
+        Ok(Outcome::Succeeded) => (Outcome::Succeeded, Some(job)),
+        Ok(outcome) => (outcome, None),
         Err(err) => {
             // The queue itself failed (e.g. the database went away): the reservation expires
             // and the job runs again after retry_after.
             tracing::error!(id = %job.uuid, error = %err, "cannot settle a job; it will be retried after retry_after");
-            Outcome::Failed
+            (Outcome::Failed, None)
         }
     }
 }
@@ -366,7 +402,7 @@ async fn process_inner(
     let duration_ms = duration.as_secs_f64() * 1000.0;
     match result {
         Attempt::Succeeded => {
-            driver.finish(job, JobStatus::Succeeded).await?;
+            // Acknowledged by the worker loop with the other jobs that finished meanwhile.
             tracing::info!(id = %payload.uuid, name = %payload.name, attempt = job.attempts, duration_ms, "job processed");
             manager.emit(&QueueEvent::Processed {
                 connection: connection.name().to_owned(),

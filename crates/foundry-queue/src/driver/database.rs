@@ -270,6 +270,59 @@ impl QueueDriver for DatabaseDriver {
         })
     }
 
+    fn finish_many<'a>(
+        &'a self,
+        jobs: &'a [Reserved],
+        status: JobStatus,
+    ) -> BoxFuture<'a, QueueResult<()>> {
+        Box::pin(async move {
+            if jobs.is_empty() {
+                return Ok(());
+            }
+            let now = self.now();
+            // One statement each for the deletes and the statuses, one commit for all.
+            let marks = vec!["?"; jobs.len()].join(", ");
+            let delete = format!("DELETE FROM jobs WHERE id IN ({marks})");
+            let ids: Vec<Value> = jobs
+                .iter()
+                .map(|j| Value::from(j.handle.parse::<i64>().unwrap_or_default()))
+                .collect();
+            let rows = vec!["(?, ?, ?)"; jobs.len()].join(", ");
+            let upsert = format!(
+                "INSERT INTO job_statuses (uuid, status, updated_at) VALUES {rows} \
+                 ON CONFLICT (uuid) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at"
+            );
+            let mut statuses = Vec::with_capacity(jobs.len() * 3);
+            for job in jobs {
+                statuses.push(Value::from(job.uuid.clone()));
+                statuses.push(Value::from(status.as_str()));
+                statuses.push(Value::from(now));
+            }
+            if self.db.backend() == Backend::Postgres {
+                let sql = format!("WITH finished AS ({delete}) {upsert}");
+                let mut values = ids;
+                values.extend(statuses);
+                self.db.statement(&sql, values).await?;
+                return Ok(());
+            }
+            self.db
+                .transaction_with(immediate(), |tx| {
+                    let (delete, upsert, ids, statuses) = (
+                        delete.clone(),
+                        upsert.clone(),
+                        ids.clone(),
+                        statuses.clone(),
+                    );
+                    async move {
+                        tx.statement(&delete, ids).await?;
+                        tx.statement(&upsert, statuses).await?;
+                        Ok::<_, QueueError>(())
+                    }
+                })
+                .await
+        })
+    }
+
     fn release<'a>(
         &'a self,
         job: &'a Reserved,

@@ -79,6 +79,14 @@ redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[3])
 return 1
 ";
 
+const FINISH_MANY: &str = r"
+for i = 1, #KEYS, 2 do
+  redis.call('zrem', KEYS[i], ARGV[i])
+  redis.call('set', KEYS[i + 1], ARGV[i + 1], 'EX', ARGV[#ARGV])
+end
+return #KEYS / 2
+";
+
 const RELEASE: &str = r"
 if redis.call('zrem', KEYS[1], ARGV[1]) == 1 then
   redis.call('zadd', KEYS[2], ARGV[2], ARGV[1])
@@ -114,6 +122,7 @@ struct Scripts {
     push: Script,
     pop: Script,
     finish: Script,
+    finish_many: Script,
     release: Script,
     cancel: Script,
     record_batch_job: Script,
@@ -180,6 +189,7 @@ impl RedisDriver {
                 push: Script::new(PUSH),
                 pop: Script::new(POP),
                 finish: Script::new(FINISH),
+                finish_many: Script::new(FINISH_MANY),
                 release: Script::new(RELEASE),
                 cancel: Script::new(CANCEL),
                 record_batch_job: Script::new(RECORD_BATCH_JOB),
@@ -321,6 +331,33 @@ impl QueueDriver for RedisDriver {
                 .key(format!("{}{}", self.status_prefix(), job.uuid))
                 .arg(Self::member(job))
                 .arg(status.as_str())
+                .arg(STATUS_TTL_SECS)
+                .invoke_async::<i64>(&mut conn)
+                .await
+                .map_err(|e| self.err(&e))?;
+            Ok(())
+        })
+    }
+
+    fn finish_many<'a>(
+        &'a self,
+        jobs: &'a [Reserved],
+        status: JobStatus,
+    ) -> BoxFuture<'a, QueueResult<()>> {
+        Box::pin(async move {
+            if jobs.is_empty() {
+                return Ok(());
+            }
+            let mut conn = self.conn.clone();
+            let mut invocation = self.scripts.finish_many.prepare_invoke();
+            for job in jobs {
+                invocation
+                    .key(format!("{}:reserved", self.queue_key(&job.queue)))
+                    .key(format!("{}{}", self.status_prefix(), job.uuid))
+                    .arg(Self::member(job))
+                    .arg(status.as_str());
+            }
+            invocation
                 .arg(STATUS_TTL_SECS)
                 .invoke_async::<i64>(&mut conn)
                 .await
