@@ -147,7 +147,9 @@ impl Worker {
                 break;
             }
             let free = concurrency - running.len();
-            if free == 0 {
+            // Take jobs in batches: with at least half the slots busy, wait for more to free
+            // up instead of paying a round trip per job.
+            if free < concurrency.div_ceil(2) && !running.is_empty() {
                 tokio::select! {
                     done = running.join_next() => {
                         if let Some(done) = done { settle(done, &mut report, &mut done_jobs); }

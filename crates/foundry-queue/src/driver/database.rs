@@ -30,6 +30,8 @@ pub struct DatabaseDriver {
     db: Db,
     clock: Clock,
     retry_after_ms: i64,
+    /// When expired reservations were last looked for (milliseconds since the epoch).
+    last_sweep_ms: std::sync::atomic::AtomicI64,
     /// Wakes workers of this process at once when this process pushes.
     arrived: Notify,
     #[cfg(feature = "postgres")]
@@ -59,6 +61,7 @@ impl DatabaseDriver {
             db,
             clock,
             retry_after_ms: super::millis(config.retry_after_secs),
+            last_sweep_ms: std::sync::atomic::AtomicI64::new(0),
             arrived: Notify::new(),
             #[cfg(feature = "postgres")]
             listener: tokio::sync::Mutex::new(None),
@@ -69,23 +72,69 @@ impl DatabaseDriver {
         self.clock.unix_millis()
     }
 
+    /// Reserve up to `max` jobs of `queue`: expired reservations first (looked for at most
+    /// once a second, so a busy queue is not slowed by the sweep), then ready jobs in the
+    /// order they became available, both walking the `(queue, reserved_at, available_at, id)`
+    /// index.
     async fn reserve(&self, queue: &str, max: usize) -> QueueResult<Vec<Reserved>> {
+        let now = self.now();
+        let mut jobs = Vec::new();
+        let last = self
+            .last_sweep_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if now.saturating_sub(last) >= 1000 || now < last {
+            self.last_sweep_ms
+                .store(now, std::sync::atomic::Ordering::Relaxed);
+            let stale = now.saturating_sub(self.retry_after_ms);
+            jobs = self
+                .reserve_where(
+                    queue,
+                    max,
+                    "reserved_at <= ?",
+                    Value::from(stale),
+                    "reserved_at, id",
+                )
+                .await?;
+        }
+        if jobs.len() < max {
+            let ready = self
+                .reserve_where(
+                    queue,
+                    max - jobs.len(),
+                    "reserved_at IS NULL AND available_at <= ?",
+                    Value::from(now),
+                    "available_at, id",
+                )
+                .await?;
+            jobs.extend(ready);
+        }
+        Ok(jobs)
+    }
+
+    async fn reserve_where(
+        &self,
+        queue: &str,
+        max: usize,
+        condition: &str,
+        bound: Value,
+        order: &str,
+    ) -> QueueResult<Vec<Reserved>> {
         let now = self.now();
         let values = vec![
             Value::from(now),
             Value::from(queue.to_owned()),
-            Value::from(now),
-            Value::from(now.saturating_sub(self.retry_after_ms)),
+            bound,
             Value::from(i64::try_from(max).unwrap_or(i64::MAX)),
         ];
         let rows: Vec<(i64, String, String, String, i32)> = match self.db.backend() {
             Backend::Postgres => {
                 self.db
                     .select(
-                        "UPDATE jobs SET reserved_at = ?, attempts = attempts + 1 WHERE id IN (\
-                         SELECT id FROM jobs WHERE queue = ? AND ((reserved_at IS NULL AND available_at <= ?) \
-                         OR reserved_at <= ?) ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED) \
-                         RETURNING id, uuid, queue, payload, attempts",
+                        &format!(
+                            "UPDATE jobs SET reserved_at = ?, attempts = attempts + 1 WHERE id IN (\
+                             SELECT id FROM jobs WHERE queue = ? AND {condition} ORDER BY {order} \
+                             LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING id, uuid, queue, payload, attempts"
+                        ),
                         values,
                     )
                     .await?
@@ -94,14 +143,13 @@ impl DatabaseDriver {
                 self.db
                     .transaction_with(immediate(), |tx| {
                         let values = values.clone();
+                        let sql = format!(
+                            "UPDATE jobs SET reserved_at = ?, attempts = attempts + 1 WHERE id IN (\
+                             SELECT id FROM jobs WHERE queue = ? AND {condition} ORDER BY {order} \
+                             LIMIT ?) RETURNING id, uuid, queue, payload, attempts"
+                        );
                         async move {
-                            tx.select(
-                                "UPDATE jobs SET reserved_at = ?, attempts = attempts + 1 WHERE id IN (\
-                                 SELECT id FROM jobs WHERE queue = ? AND ((reserved_at IS NULL AND available_at <= ?) \
-                                 OR reserved_at <= ?) ORDER BY id LIMIT ?) \
-                                 RETURNING id, uuid, queue, payload, attempts",
-                                values,
-                            )
+                            tx.select(&sql, values)
                             .await
                             .map_err(QueueError::from)
                         }
@@ -119,7 +167,7 @@ impl DatabaseDriver {
                 attempts: u32::try_from(attempts).unwrap_or(0),
             })
             .collect();
-        // RETURNING does not promise an order.
+        // RETURNING does not promise an order; ids follow the order jobs were queued.
         jobs.sort_by_key(|j| j.handle.parse::<i64>().unwrap_or_default());
         Ok(jobs)
     }
