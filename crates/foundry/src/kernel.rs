@@ -205,6 +205,8 @@ impl Kernel {
             crate::cache::connect(&config, &mut services, &clock, database.as_ref()).await?;
         #[cfg(all(feature = "cache", not(feature = "db")))]
         let cache = crate::cache::connect(&config, &mut services, &clock).await?;
+        #[cfg(feature = "queue")]
+        let queue = connect_queue::<A>(&config, &mut services, &clock, database.as_ref()).await?;
         // Routes are built before providers boot so `ctx.urls()` knows every named route
         // from the first `boot` on; building them needs nothing a provider makes.
         let key = config.app().key.clone();
@@ -264,6 +266,8 @@ impl Kernel {
         let stack =
             Stack::new(&http, renderer, parts).map_err(|err| BootError::Http(err.to_string()))?;
         let ctx = AppContext::with_urls(config, services.build(), urls);
+        #[cfg(feature = "queue")]
+        queue.attach(ctx.clone());
         #[cfg(feature = "cache")]
         crate::cache::readiness(&ctx, &cache);
         #[cfg(feature = "db")]
@@ -359,6 +363,40 @@ async fn connect_database<A: App>(
     services.singleton(manager.clone());
     services.singleton(manager.default_db().clone());
     Ok(Some(manager))
+}
+
+/// Build the queue manager from `[queue]` with the app's jobs, hand it the database
+/// connections, connect the default queue connection (a dead Redis fails the boot, naming
+/// the host) and bind it as a service, so handlers take `Service<QueueManager>`.
+#[cfg(feature = "queue")]
+async fn connect_queue<A: App>(
+    config: &Config,
+    services: &mut ServicesBuilder,
+    clock: &foundry_core::Clock,
+    databases: Option<&crate::db::DbManager>,
+) -> Result<crate::queue::QueueManager, BootError> {
+    let settings: crate::queue::QueueConfig = config.section("queue")?;
+    let mut jobs = crate::queue::JobRegistry::new();
+    A::jobs(&mut jobs);
+    let queue = crate::queue::QueueManager::new(settings.clone(), jobs, clock.clone());
+    if let Some(databases) = databases {
+        for name in settings.names() {
+            if let Some(crate::queue::ConnectionConfig::Database(db)) = settings.connection(&name)
+                && let Ok(connection) = databases.connection(&db.connection)
+            {
+                queue.add_database(connection.clone());
+            }
+        }
+    }
+    queue
+        .connection(None)
+        .await
+        .map_err(|err| BootError::Component {
+            component: "queue",
+            message: err.to_string(),
+        })?;
+    services.singleton(queue.clone());
+    Ok(queue)
 }
 
 /// With a database, `unique` and `exists` rules in `Validated<T>` count rows on it.

@@ -41,6 +41,8 @@ pub mod kernel;
 pub mod logging;
 pub mod maintenance;
 mod operations;
+#[cfg(feature = "queue")]
+pub mod queue;
 
 pub use foundry_core::{
     AppContext, AppKey, BoxFuture, Clock, Config, ConfigError, Environment, Error, ErrorKind,
@@ -82,6 +84,9 @@ mod guides {
     #[cfg(feature = "cache")]
     #[doc = include_str!("../../../docs/rate-limiting.md")]
     struct RateLimiting;
+    #[cfg(feature = "queue")]
+    #[doc = include_str!("../../../docs/queues.md")]
+    struct Queues;
 }
 
 /// The framework's version.
@@ -149,6 +154,12 @@ pub trait App: Send + Sync + 'static {
     fn seeders() -> Vec<Box<dyn db::seed::Seeder>> {
         Vec::new()
     }
+
+    /// The app's queued jobs, so workers can run them by name (`jobs.register::<MyJob>()`).
+    #[cfg(feature = "queue")]
+    fn jobs(jobs: &mut queue::JobRegistry) {
+        let _ = jobs;
+    }
 }
 
 use cli::Commands;
@@ -175,6 +186,8 @@ pub fn run_with_args<A: App>(args: Vec<OsString>) -> ExitCode {
     #[cfg(feature = "db")]
     db::register::<A>(&mut commands);
     maintenance::register::<A>(&mut commands);
+    #[cfg(feature = "queue")]
+    queue::register(&mut commands);
     A::commands(&mut commands);
     let root = kernel::resolve_root(A::root());
     runtime.block_on(commands.dispatch(args, root, boot_boxed::<A>))

@@ -20,6 +20,8 @@ use foundry::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
+pub mod comments;
+pub mod jobs;
 pub mod migrations;
 pub mod models;
 pub mod posts;
@@ -49,6 +51,9 @@ impl App for Blog {
                         .get("/greeting", greeting)
                         .name("greeting")
                         .middleware("throttle:api")
+                        .post("/posts/{post}/comments", comments::store)
+                        .name("posts.comments.store")
+                        .where_number("post")
                         .api_resource(
                             "posts",
                             foundry::http::Resource::new()
@@ -77,6 +82,10 @@ impl App for Blog {
 
     fn seeders() -> Vec<Box<dyn Seeder>> {
         vec![Box::new(seed::DatabaseSeeder)]
+    }
+
+    fn jobs(jobs: &mut foundry::queue::JobRegistry) {
+        jobs::register(jobs);
     }
 
     fn root() -> Option<PathBuf> {

@@ -5,18 +5,20 @@ use std::sync::Arc;
 use foundry::db::migrate::Migration;
 use foundry::db::schema::Schema;
 
-/// Every migration, in order: the framework's maintenance table (so `down` reaches every
-/// instance), then the blog's own.
+/// Every migration, in order: the framework's tables first (queue, cache, maintenance — so
+/// `down` reaches every instance), as Laravel ships them, then the blog's own.
 pub fn all() -> Vec<Arc<dyn Migration>> {
-    vec![
-        // The framework's own tables are listed like the app's, as in Laravel.
-        Arc::new(foundry::cache::migrations::CreateCacheTable),
+    let mut all = foundry::queue::migrations::all();
+    all.extend([
+        Arc::new(foundry::cache::migrations::CreateCacheTable) as Arc<dyn Migration>,
         foundry::maintenance::migration(),
         Arc::new(CreateUsersTable),
         Arc::new(CreatePostsTable),
         Arc::new(CreateCommentsTable),
         Arc::new(CreateTagsTables),
-    ]
+        Arc::new(AddNotifiedAtToComments),
+    ]);
+    all
 }
 
 struct CreateUsersTable;
@@ -107,5 +109,23 @@ impl Migration for CreateTagsTables {
     fn down(&self, schema: &mut Schema) {
         schema.drop_if_exists("post_tag");
         schema.drop_if_exists("tags");
+    }
+}
+
+struct AddNotifiedAtToComments;
+
+impl Migration for AddNotifiedAtToComments {
+    fn name(&self) -> &str {
+        "2026_11_22_000005_add_notified_at_to_comments"
+    }
+
+    fn up(&self, schema: &mut Schema) {
+        schema.table("comments", |t| {
+            t.timestamp("notified_at").nullable();
+        });
+    }
+
+    fn down(&self, schema: &mut Schema) {
+        schema.table("comments", |t| t.drop_column("notified_at"));
     }
 }

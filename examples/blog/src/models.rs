@@ -84,6 +84,8 @@ pub struct Comment {
     pub user_id: i64,
     /// Text.
     pub body: String,
+    /// When the post's author was told (by the `notify_post_author` job).
+    pub notified_at: Option<DateTime<Utc>>,
     /// Created.
     pub created_at: Option<DateTime<Utc>>,
     /// Updated.
