@@ -886,7 +886,6 @@ fn resource(
                 model => &model,
                 var => snake_case(&model),
                 label => snake_case(&model).replace('_', " "),
-                has_datetime => fields.iter().any(|f| f.kind == fields::Kind::DateTime),
                 fields => fields.iter().map(|f| f.value(false)).collect::<Vec<_>>(),
             },
         )?,

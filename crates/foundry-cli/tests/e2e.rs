@@ -171,6 +171,12 @@ fn a_new_app_with_generated_files_builds_and_passes_its_tests() {
         ],
     );
     ok(&app, &["make:resource", "PostResource"]);
+    let resource = std::fs::read_to_string(app.join("src/resources/post_resource.rs")).unwrap();
+    assert!(
+        resource.contains("impl JsonResource for PostResource")
+            && resource.contains("out.field(\"title\", &post.title);"),
+        "{resource}"
+    );
     ok(&app, &["make:middleware", "EnsureJson"]);
     ok(&app, &["make:command", "SendDigest"]);
     ok(&app, &["make:test", "PostTest"]);
