@@ -30,13 +30,13 @@ pub(crate) const GENERATORS: &[(&str, &str)] = &[
     ("factory", "a model factory"),
     ("middleware", "a middleware"),
     ("command", "an app command"),
+    ("job", "a queued job"),
     ("test", "a test using foundry-testing"),
 ];
 
 /// Generators of components RustForge does not have yet, and the component each needs.
 const NOT_YET: &[(&str, &str)] = &[
     ("policy", "authorization (policies)"),
-    ("job", "queues"),
     ("event", "events"),
     ("listener", "events"),
     ("mail", "mail"),
@@ -261,6 +261,7 @@ pub(crate) fn run(name: &str, args: &[std::ffi::OsString], cwd: &Path) -> Result
         "factory" => factory(&mut plan, &app, raw, matches.get_one::<String>("model")),
         "middleware" => middleware(&mut plan, &app, raw),
         "command" => app_command(&mut plan, &app, raw),
+        "job" => job(&mut plan, raw),
         "test" => test(&mut plan, &app, raw),
         _ => Err(unknown(name)),
     };
@@ -943,6 +944,29 @@ fn app_command(plan: &mut Plan, app: &AppDir, raw: &str) -> Result<(), String> {
         "src/commands/mod.rs",
         "commands",
         format!("commands.add({module_name}::command(), {module_name}::handle);"),
+    );
+    Ok(())
+}
+
+fn job(plan: &mut Plan, raw: &str) -> Result<(), String> {
+    let name = type_name(raw)?;
+    let module_name = snake_case(&name);
+    plan.file(
+        format!("src/jobs/{module_name}.rs"),
+        render(
+            "make/job.rs",
+            context! { job => &name, key => &module_name },
+        )?,
+    );
+    plan.register(
+        "src/jobs/mod.rs",
+        "modules",
+        format!("pub mod {module_name};"),
+    );
+    plan.register(
+        "src/jobs/mod.rs",
+        "jobs",
+        format!("jobs.register::<{module_name}::{name}>();"),
     );
     Ok(())
 }

@@ -189,6 +189,14 @@ pub(crate) fn run(args: &ArgMatches, cwd: &Path) -> Result<(), String> {
             "/// Add the app's commands to its command line.\npub fn register(commands: &mut Commands) {\n    let _ = &commands;\n    // foundry:commands\n}",
         )?,
     );
+    plan.file(
+        "src/jobs/mod.rs",
+        module(
+            "The app's queued jobs. `foundry make:job` adds them here.",
+            "use foundry::queue::JobRegistry;",
+            "/// Register the app's jobs so workers can run them by name.\npub fn register(jobs: &mut JobRegistry) {\n    let _ = &jobs;\n    // foundry:jobs\n}",
+        )?,
+    );
     plan.file("storage/.gitignore", "*\n!.gitignore\n");
     if template == "web" {
         plan.file(

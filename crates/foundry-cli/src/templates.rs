@@ -81,6 +81,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/make/command.rs.jinja"),
     ),
     (
+        "make/job.rs",
+        include_str!("../templates/make/job.rs.jinja"),
+    ),
+    (
         "make/test.rs",
         include_str!("../templates/make/test.rs.jinja"),
     ),

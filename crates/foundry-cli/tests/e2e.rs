@@ -177,6 +177,13 @@ fn a_new_app_with_generated_files_builds_and_passes_its_tests() {
             && resource.contains("out.field(\"title\", &post.title);"),
         "{resource}"
     );
+    ok(&app, &["make:job", "SendWelcomeMail"]);
+    let jobs = std::fs::read_to_string(app.join("src/jobs/mod.rs")).unwrap();
+    assert!(
+        jobs.contains("pub mod send_welcome_mail;")
+            && jobs.contains("jobs.register::<send_welcome_mail::SendWelcomeMail>();"),
+        "{jobs}"
+    );
     ok(&app, &["make:middleware", "EnsureJson"]);
     ok(&app, &["make:command", "SendDigest"]);
     ok(&app, &["make:test", "PostTest"]);
@@ -197,10 +204,11 @@ fn a_new_app_with_generated_files_builds_and_passes_its_tests() {
     );
     refused(
         &app,
-        &["make:job", "SendMail"],
+        &["make:policy", "PostPolicy"],
         1,
-        "no queues component yet",
+        "no authorization (policies) component yet",
     );
+    refused(&app, &["make:job", "SendWelcomeMail"], 1, "exists");
     refused(
         &app,
         &["make:factory", "Ghost"],
