@@ -5,9 +5,11 @@
 //! So, like Laravel, the migrator rebuilds the table: it edits the table's stored
 //! `CREATE TABLE` statement, copies the rows across and recreates the indexes and triggers.
 //!
-//! The old table is renamed away under `PRAGMA legacy_alter_table = ON` so that the foreign
-//! keys of *other* tables keep pointing at the table's name (not at the renamed copy), and
-//! dropping the copy therefore never cascades into their rows. Everything runs inside the
+//! The migrator runs such a migration with foreign keys off (checked with
+//! `PRAGMA foreign_key_check` before commit, see `TransactionOptions::sqlite_foreign_keys_off`).
+//! With foreign keys off and `PRAGMA legacy_alter_table = ON`, renaming the old table away
+//! leaves the foreign keys of *other* tables pointing at the table's name (SQLite rewrites them
+//! otherwise), and dropping the renamed copy cascades into nothing. Everything runs inside the
 //! migration's transaction: a failure leaves the table as it was.
 
 use crate::error::{DbError, DbResult};
