@@ -62,6 +62,42 @@ fn json_key_text(value: &Json) -> Option<String> {
     }
 }
 
+/// A key for matching eager-loaded children to parents: integers as integers (no allocation
+/// per row), other keys as text; a numeric string matches the same integer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum RelationKey {
+    Int(i64),
+    Text(String),
+}
+
+impl RelationKey {
+    fn text(s: &str) -> Self {
+        s.parse()
+            .map_or_else(|_| RelationKey::Text(s.to_owned()), RelationKey::Int)
+    }
+
+    fn of(value: &Value) -> Option<Self> {
+        match value {
+            Value::BigInt(Some(i)) => Some(RelationKey::Int(*i)),
+            Value::Int(Some(i)) => Some(RelationKey::Int(i64::from(*i))),
+            Value::SmallInt(Some(i)) => Some(RelationKey::Int(i64::from(*i))),
+            Value::String(Some(s)) => Some(RelationKey::text(s)),
+            _ => None,
+        }
+    }
+
+    fn of_json(value: &Json) -> Option<Self> {
+        match value {
+            Json::Number(n) => Some(
+                n.as_i64()
+                    .map_or_else(|| RelationKey::Text(n.to_string()), RelationKey::Int),
+            ),
+            Json::String(s) => Some(RelationKey::text(s)),
+            _ => None,
+        }
+    }
+}
+
 fn qualified(table: &str, column: &str) -> String {
     format!("{table}.{column}")
 }
@@ -228,14 +264,14 @@ impl<P: Model, R: Model + ModelExt> RelationImpl<P> for Typed<P, R> {
                             .get()
                             .await?
                     };
-                    let by_key: HashMap<String, R> = related
+                    let by_key: HashMap<RelationKey, R> = related
                         .into_iter()
-                        .filter_map(|r| key_text(&r.key()).map(|k| (k, r)))
+                        .filter_map(|r| RelationKey::of(&r.key()).map(|k| (k, r)))
                         .collect();
                     for parent in parents.iter_mut() {
                         let found = parent
                             .column_value(foreign_key)
-                            .and_then(|v| key_text(&v))
+                            .and_then(|v| RelationKey::of(&v))
                             .and_then(|k| by_key.get(&k).cloned());
                         set_rel(parent, name, Arc::new(found))?;
                     }
@@ -246,16 +282,18 @@ impl<P: Model, R: Model + ModelExt> RelationImpl<P> for Typed<P, R> {
                         constrain(R::query(db).where_in(foreign_key, keys).with(&nested))
                             .get()
                             .await?;
-                    let mut groups: HashMap<String, Vec<R>> = HashMap::new();
+                    let mut groups: HashMap<RelationKey, Vec<R>> = HashMap::new();
                     for child in children {
-                        if let Some(k) = child.column_value(foreign_key).and_then(|v| key_text(&v))
+                        if let Some(k) = child
+                            .column_value(foreign_key)
+                            .and_then(|v| RelationKey::of(&v))
                         {
                             groups.entry(k).or_default().push(child);
                         }
                     }
                     let one = matches!(kind, RelationKind::HasOne { .. });
                     for parent in parents.iter_mut() {
-                        let children = key_text(&parent.key())
+                        let children = RelationKey::of(&parent.key())
                             .and_then(|k| groups.get(&k).cloned())
                             .unwrap_or_default();
                         if one {
@@ -319,19 +357,19 @@ fn group_by_extra<P: Model, R: Model>(
     extra: &str,
     parent_column: &str,
 ) -> DbResult<()> {
-    let mut groups: HashMap<String, Vec<R>> = HashMap::new();
+    let mut groups: HashMap<RelationKey, Vec<R>> = HashMap::new();
     for r in related {
         let key = r
             .relations()
             .and_then(|rel| rel.extra().get(extra))
             .and_then(|p| p.get(parent_column))
-            .and_then(json_key_text);
+            .and_then(RelationKey::of_json);
         if let Some(k) = key {
             groups.entry(k).or_default().push(r);
         }
     }
     for parent in parents.iter_mut() {
-        let children = key_text(&parent.key())
+        let children = RelationKey::of(&parent.key())
             .and_then(|k| groups.get(&k).cloned())
             .unwrap_or_default();
         set_rel(parent, name, Arc::new(children))?;
@@ -342,7 +380,7 @@ fn group_by_extra<P: Model, R: Model>(
 fn unique_keys(values: impl Iterator<Item = Value>) -> Vec<Value> {
     let mut seen = HashSet::new();
     values
-        .filter(|v| key_text(v).is_some_and(|k| seen.insert(k)))
+        .filter(|v| RelationKey::of(v).is_some_and(|k| seen.insert(k)))
         .collect()
 }
 
