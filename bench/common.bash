@@ -17,9 +17,15 @@ wait_http() {
   echo "error: $1 does not answer" >&2; return 1
 }
 
-# Requests/s of `url` with wrk on core 1.
-rps() {
-  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "$1" | awk '/^Requests\/sec/ {print $2}'
+# Requests/s of `url` with wrk on core 1; more wrk options (`-s script.lua`) may follow the
+# URL. Non-2xx answers are reported on stderr: they would make the figure meaningless.
+rps() { # url [wrk options...]
+  local out
+  out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "${@:2}" "$1")
+  if grep -q 'Non-2xx\|Socket errors' <<<"$out"; then
+    echo "warning: $1: $(grep 'Non-2xx\|Socket errors' <<<"$out" | tr -s ' ')" >&2
+  fi
+  awk '/^Requests\/sec/ {print $2}' <<<"$out"
 }
 
 # Microseconds of server CPU per request `a` adds over `b`, from requests/s on one core.

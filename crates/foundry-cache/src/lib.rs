@@ -3,7 +3,7 @@
 //! and rate limiting ([`limiter`], the [`throttle`] middleware).
 //!
 //! Stores are chosen by configuration (`[cache]`, see [`config`]); the app gets a [`Cache`]
-//! on the default store and a [`RateLimiter`](limiter::RateLimiter) as services. Expiry on
+//! on the default store and a [`RateLimiter`] as services. Expiry on
 //! the memory and database stores follows the app's [`Clock`](foundry_core::Clock), so
 //! tests can travel in time; Redis keeps its own server-side TTLs.
 //!

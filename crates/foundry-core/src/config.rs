@@ -4,7 +4,8 @@
 //! 1. the defaults of each typed section (`impl Default`),
 //! 2. `foundry.toml` in the app's root directory,
 //! 3. `foundry.<env>.toml` for the selected environment, when it exists,
-//! 4. environment variables `FOUNDRY_<SECTION>__<KEY>` (nested keys separated by `__`),
+//! 4. `DATABASE_URL`, the twelve-factor name for the default connection (`database.url`),
+//! 5. environment variables `FOUNDRY_<SECTION>__<KEY>` (nested keys separated by `__`),
 //!    read from the process environment and from `.env` (the process environment wins).
 //!
 //! The environment is chosen by `FOUNDRY_ENV`, then `[app] env` in `foundry.toml`, and
@@ -255,6 +256,15 @@ impl ConfigLoader {
         let overlay_path = self.root.join(format!("foundry.{env}.toml"));
         if let Some(overlay) = read_toml(&overlay_path)? {
             layers.merge_file(overlay, &overlay_path);
+        }
+        // Hosts and tools (Heroku, Rails, sqlx) hand the database over as `DATABASE_URL`;
+        // pushed first, so an explicit `FOUNDRY_DATABASE__URL` still wins.
+        if let Some((value, origin)) = vars.get("DATABASE_URL") {
+            layers.env.push(EnvOverride {
+                path: vec!["database".into(), "url".into()],
+                value: value.clone(),
+                origin: origin.clone(),
+            });
         }
         for (name, (value, origin)) in &vars {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
@@ -837,6 +847,37 @@ mod tests {
         assert_eq!(config.app().name, "FromDotenv");
         assert_eq!(config.section::<ServerConfig>("server").unwrap().port, 7001);
         assert_eq!(config.var("DATABASE_URL"), Some("sqlite://x.db"));
+    }
+
+    #[test]
+    fn database_url_is_the_default_connection_unless_foundry_database_url_says_otherwise() {
+        #[derive(Default, serde::Deserialize, serde::Serialize)]
+        struct Database {
+            url: String,
+        }
+        let url = |config: &Config| config.section::<Database>("database").unwrap().url;
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "foundry.toml",
+            "[database]\nurl = \"sqlite://file.db\"\n",
+        );
+        let config = load(dir.path(), &[("DATABASE_URL", "postgres://db/app")]).unwrap();
+        assert_eq!(url(&config), "postgres://db/app");
+        assert_eq!(
+            config.origin_of("database.url"),
+            Origin::Env("DATABASE_URL".into())
+        );
+        let config = load(
+            dir.path(),
+            &[
+                ("DATABASE_URL", "postgres://db/app"),
+                ("FOUNDRY_DATABASE__URL", "sqlite::memory:"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(url(&config), "sqlite::memory:");
+        assert_eq!(url(&load(dir.path(), &[]).unwrap()), "sqlite://file.db");
     }
 
     #[test]

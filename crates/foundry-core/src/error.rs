@@ -483,6 +483,22 @@ impl<T> OptionExt<T> for Option<T> {
     }
 }
 
+/// An error and its causes joined for one line, skipping causes the message already shows
+/// (`error: cannot read config: permission denied`): what commands print and logs record.
+pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        next = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

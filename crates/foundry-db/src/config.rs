@@ -39,6 +39,12 @@ pub struct ConnectionConfig {
     /// SQLite: milliseconds a statement waits for another connection's lock before failing
     /// with `SQLITE_BUSY` (default 5000; transactions retry on BUSY).
     pub busy_timeout_ms: u64,
+    /// SQLite file databases: `PRAGMA synchronous` (`off`, `normal`, `full`, `extra`; default
+    /// `full`). `normal` is SQLite's advice for WAL mode, which foundry uses: a commit no
+    /// longer waits for the disk, and the last commits before a power loss or OS crash (not an
+    /// app crash) may be rolled back; the file stays consistent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synchronous: Option<String>,
     /// Turn accidental lazy loading of relations into an error; default: on in `local` and
     /// `testing`, off in `production`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,6 +62,7 @@ impl Default for ConnectionConfig {
             idle_timeout_secs: 600,
             search_path: None,
             busy_timeout_ms: 5000,
+            synchronous: None,
             prevent_lazy_loading: None,
         }
     }
@@ -102,6 +109,9 @@ pub struct DatabaseConfig {
     pub search_path: Option<String>,
     /// See [`ConnectionConfig::busy_timeout_ms`].
     pub busy_timeout_ms: u64,
+    /// See [`ConnectionConfig::synchronous`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synchronous: Option<String>,
     /// See [`ConnectionConfig::prevent_lazy_loading`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prevent_lazy_loading: Option<bool>,
@@ -121,6 +131,7 @@ impl Default for DatabaseConfig {
             idle_timeout_secs: c.idle_timeout_secs,
             search_path: None,
             busy_timeout_ms: c.busy_timeout_ms,
+            synchronous: None,
             prevent_lazy_loading: None,
             connections: BTreeMap::new(),
         }
@@ -142,6 +153,7 @@ impl DatabaseConfig {
             idle_timeout_secs: self.idle_timeout_secs,
             search_path: self.search_path.clone(),
             busy_timeout_ms: self.busy_timeout_ms,
+            synchronous: self.synchronous.clone(),
             prevent_lazy_loading: self.prevent_lazy_loading,
         }
     }

@@ -133,7 +133,16 @@ impl Db {
                         reason: format!("cannot create directory {}: {e}", dir.display()),
                     })?;
                 }
-                options.journal_mode(SqliteJournalMode::Wal)
+                let options = options.journal_mode(SqliteJournalMode::Wal);
+                match config.synchronous.as_deref().map(str::trim) {
+                    None | Some("") => options,
+                    Some(level) => options.synchronous(level.parse().map_err(|_| {
+                        DbError::Config(format!(
+                            "invalid `synchronous = \"{level}\"` for SQLite connection `{name}`; \
+                             use off, normal, full or extra"
+                        ))
+                    })?),
+                }
             };
             // Every connection to `:memory:` is its own database: keep exactly one, forever.
             let pool_options = if memory {

@@ -18,7 +18,7 @@ use crate::error::{DbError, DbResult};
 use crate::row::{Row, RowInner};
 use crate::transaction::TxConn;
 
-fn audited(sql: String) -> AssertSqlSafe<String> {
+fn audited<S>(sql: S) -> AssertSqlSafe<S> {
     AssertSqlSafe(sql)
 }
 
@@ -60,8 +60,9 @@ macro_rules! run {
         let sql: String = $sql;
         tracing::debug!(target: "foundry_db::sql", sql = %sql, "query");
         $db.shared.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // Keep the SQL text for the error message only when it is needed.
-        let sql_for_error = sql.clone();
+        // Shared with the driver, so the text is there for an error message without a copy.
+        let sql = std::sync::Arc::new(sql);
+        let sql_for_error = std::sync::Arc::clone(&sql);
         let result = match &$db.tx {
             Some(tx) => {
                 let mut guard = tx.conn.lock().await;

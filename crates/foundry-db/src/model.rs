@@ -138,14 +138,20 @@ pub trait ModelHooks: Sized + Send + Sync {
 /// struct; it is not a column).
 #[derive(Default, Clone)]
 pub struct Relations {
-    loaded: HashMap<String, Arc<dyn LoadedRelation>>,
+    // A model has few relations loaded at once: a short inline list beats a hash map (no
+    // allocation per model for one or two relations), and eager loading shares one name
+    // between every parent instead of allocating it per model.
+    loaded: smallvec::SmallVec<[NamedRelation; 2]>,
     extra: Map<String, Json>,
 }
 
 impl std::fmt::Debug for Relations {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Relations")
-            .field("loaded", &self.loaded.keys().collect::<Vec<_>>())
+            .field(
+                "loaded",
+                &self.loaded.iter().map(|(k, _)| &**k).collect::<Vec<_>>(),
+            )
             .field("extra", &self.extra)
             .finish()
     }
@@ -156,6 +162,9 @@ impl PartialEq for Relations {
         self.extra == other.extra && self.loaded.len() == other.loaded.len()
     }
 }
+
+/// A loaded relation under its name.
+type NamedRelation = (Arc<str>, Arc<dyn LoadedRelation>);
 
 /// A loaded relation value (`Option<M>` or `Vec<M>`), type-erased.
 pub trait LoadedRelation: Send + Sync {
@@ -189,17 +198,32 @@ impl<M: Model> LoadedRelation for Vec<M> {
 impl Relations {
     /// Store a loaded relation.
     pub fn set(&mut self, name: &str, value: Arc<dyn LoadedRelation>) {
-        self.loaded.insert(name.to_owned(), value);
+        self.set_shared(Arc::from(name), value);
+    }
+
+    /// Store a loaded relation under a name shared with other models (eager loading).
+    pub(crate) fn set_shared(&mut self, name: Arc<str>, value: Arc<dyn LoadedRelation>) {
+        match self.loaded.iter_mut().find(|(k, _)| **k == *name) {
+            Some(slot) => slot.1 = value,
+            None => self.loaded.push((name, value)),
+        }
+    }
+
+    /// Whether nothing is loaded or counted.
+    pub fn is_empty(&self) -> bool {
+        self.loaded.is_empty() && self.extra.is_empty()
     }
 
     /// Whether `name` is loaded.
     pub fn is_loaded(&self, name: &str) -> bool {
-        self.loaded.contains_key(name)
+        self.get(name).is_some()
     }
 
     /// A loaded relation.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn LoadedRelation>> {
-        self.loaded.get(name)
+        self.loaded
+            .iter()
+            .find_map(|(k, v)| (**k == *name).then_some(v))
     }
 
     /// Extra serialized attributes: `*_count` from `with_count`, `pivot` from many-to-many.
@@ -218,7 +242,7 @@ impl Relations {
             map.insert(k.clone(), v.clone());
         }
         for (k, v) in &self.loaded {
-            map.insert(k.clone(), v.to_json());
+            map.insert(k.to_string(), v.to_json());
         }
     }
 }
@@ -764,7 +788,7 @@ impl<M: Model> ModelExt for M {}
 
 type SqlCache = std::sync::RwLock<HashMap<(std::any::TypeId, crate::Backend), Arc<str>>>;
 
-/// `SELECT <columns> FROM <table> WHERE <pk> = ? [AND deleted_at IS NULL] LIMIT ?`, built once
+/// `SELECT <columns> FROM <table> WHERE <pk> = ? [AND deleted_at IS NULL]`, built once
 /// per model and dialect.
 fn cached_find_sql<M: Model>(db: &Db) -> DbResult<String> {
     static CACHE: std::sync::OnceLock<SqlCache> = std::sync::OnceLock::new();

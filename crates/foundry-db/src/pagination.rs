@@ -327,41 +327,49 @@ fn per_page(n: u64) -> u64 {
     n.clamp(1, 1000)
 }
 
-impl<M: Model> ModelQuery<M> {
-    /// A page of models with the total count (two queries).
-    pub async fn paginate(&self, per_page_n: u64, request: &PageRequest) -> DbResult<Paginator<M>> {
-        let per = per_page(per_page_n);
-        let total = self.count().await?.max(0) as u64;
-        let page = request.page.max(1);
-        let data = self
-            .clone()
-            .limit(per)
-            .offset((page - 1).saturating_mul(per))
-            .get()
-            .await?;
+/// The page a `?page=` asks for: its size, and the offset of its first row.
+fn window(per_page_n: u64, request: &PageRequest) -> (u64, u64, u64) {
+    let per = per_page(per_page_n);
+    let page = request.page.max(1);
+    (per, page, (page - 1).saturating_mul(per))
+}
+
+impl<T> Paginator<T> {
+    /// Count, then fetch the requested page with `fetch(limit, offset)`.
+    async fn load<Fut>(
+        per_page_n: u64,
+        request: &PageRequest,
+        count: impl Future<Output = DbResult<i64>>,
+        fetch: impl FnOnce(u64, u64) -> Fut,
+    ) -> DbResult<Self>
+    where
+        Fut: Future<Output = DbResult<Vec<T>>>,
+    {
+        let (per, page, offset) = window(per_page_n, request);
+        let total = count.await?.max(0) as u64;
         Ok(Paginator {
-            data,
+            data: fetch(per, offset).await?,
             total,
             per_page: per,
             current_page: page,
             request: request.clone(),
         })
     }
+}
 
-    /// A page of models without a total (one query).
-    pub async fn simple_paginate(
-        &self,
+impl<T> SimplePaginator<T> {
+    /// Fetch the requested page plus one row with `fetch(limit, offset)`: the extra row says
+    /// whether there is a next page.
+    async fn load<Fut>(
         per_page_n: u64,
         request: &PageRequest,
-    ) -> DbResult<SimplePaginator<M>> {
-        let per = per_page(per_page_n);
-        let page = request.page.max(1);
-        let mut data = self
-            .clone()
-            .limit(per + 1)
-            .offset((page - 1).saturating_mul(per))
-            .get()
-            .await?;
+        fetch: impl FnOnce(u64, u64) -> Fut,
+    ) -> DbResult<Self>
+    where
+        Fut: Future<Output = DbResult<Vec<T>>>,
+    {
+        let (per, page, offset) = window(per_page_n, request);
+        let mut data = fetch(per + 1, offset).await?;
         let has_more = data.len() as u64 > per;
         data.truncate(per as usize);
         Ok(SimplePaginator {
@@ -371,6 +379,31 @@ impl<M: Model> ModelQuery<M> {
             has_more,
             request: request.clone(),
         })
+    }
+}
+
+impl<M: Model> ModelQuery<M> {
+    /// A page of models with the total count (two queries).
+    pub async fn paginate(&self, per_page_n: u64, request: &PageRequest) -> DbResult<Paginator<M>> {
+        Paginator::load(
+            per_page_n,
+            request,
+            self.count(),
+            |limit, offset| async move { self.clone().limit(limit).offset(offset).get().await },
+        )
+        .await
+    }
+
+    /// A page of models without a total (one query).
+    pub async fn simple_paginate(
+        &self,
+        per_page_n: u64,
+        request: &PageRequest,
+    ) -> DbResult<SimplePaginator<M>> {
+        SimplePaginator::load(per_page_n, request, |limit, offset| async move {
+            self.clone().limit(limit).offset(offset).get().await
+        })
+        .await
     }
 
     /// Keyset pagination on the primary key, ascending (the query's own ordering is replaced).
@@ -442,22 +475,13 @@ impl Query {
         per_page_n: u64,
         request: &PageRequest,
     ) -> DbResult<Paginator<Record>> {
-        let per = per_page(per_page_n);
-        let total = self.count().await?.max(0) as u64;
-        let page = request.page.max(1);
-        let data = self
-            .clone()
-            .limit(per)
-            .offset((page - 1).saturating_mul(per))
-            .get()
-            .await?;
-        Ok(Paginator {
-            data,
-            total,
-            per_page: per,
-            current_page: page,
-            request: request.clone(),
-        })
+        Paginator::load(
+            per_page_n,
+            request,
+            self.count(),
+            |limit, offset| async move { self.clone().limit(limit).offset(offset).get().await },
+        )
+        .await
     }
 
     /// A page of records without a total.
@@ -466,23 +490,10 @@ impl Query {
         per_page_n: u64,
         request: &PageRequest,
     ) -> DbResult<SimplePaginator<Record>> {
-        let per = per_page(per_page_n);
-        let page = request.page.max(1);
-        let mut data = self
-            .clone()
-            .limit(per + 1)
-            .offset((page - 1).saturating_mul(per))
-            .get()
-            .await?;
-        let has_more = data.len() as u64 > per;
-        data.truncate(per as usize);
-        Ok(SimplePaginator {
-            data,
-            per_page: per,
-            current_page: page,
-            has_more,
-            request: request.clone(),
+        SimplePaginator::load(per_page_n, request, |limit, offset| async move {
+            self.clone().limit(limit).offset(offset).get().await
         })
+        .await
     }
 }
 

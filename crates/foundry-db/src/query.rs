@@ -67,54 +67,61 @@ pub(crate) fn build<S: QueryStatementBuilder>(backend: Backend, stmt: &S) -> (St
     }
 }
 
-/// Render a SELECT; on SQLite its trailing `LIMIT`/`OFFSET` become literals. A bound `LIMIT`
-/// makes SQLite (built with STAT4, as the bundled library is) flag the prepared statement as
-/// depending on that value and re-prepare it on every execution, which costs more than a small
-/// query itself. The values are our own `u64`s, so writing them into the SQL is safe.
+/// Render a SELECT with its trailing `LIMIT`/`OFFSET` written as literals. Bound, they cost a
+/// plan on every execution: SQLite (built with STAT4, as the bundled library is) flags the
+/// prepared statement as depending on the value and re-prepares it each time, and PostgreSQL
+/// finds the generic plan of `LIMIT $1` dearer than a custom one and so re-plans each time
+/// (`pg_prepared_statements.custom_plans` grows with every call). The values are our own
+/// `u64`s, so writing them into the SQL is safe.
 pub(crate) fn build_select(backend: Backend, select: &SelectStatement) -> (String, Values) {
     let (mut sql, mut values) = build(backend, select);
-    if backend == Backend::Sqlite {
-        inline_trailing_limits(&mut sql, &mut values);
-    }
+    inline_trailing_limits(&mut sql, &mut values);
     (sql, values)
 }
 
+/// `?` (SQLite) or `$n` (PostgreSQL).
+fn is_placeholder(word: &str) -> bool {
+    word == "?"
+        || word
+            .strip_prefix('$')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn inline_trailing_limits(sql: &mut String, values: &mut Values) {
-    let count = if sql.ends_with(" LIMIT ? OFFSET ?") {
-        2
-    } else if sql.ends_with(" LIMIT ?") || sql.ends_with(" OFFSET ?") {
-        1
-    } else {
+    // Only a clause that ends the statement: " LIMIT ?", " LIMIT $3 OFFSET $4", " OFFSET ?".
+    let Some(start) = sql.rfind(" LIMIT ").or_else(|| sql.rfind(" OFFSET ")) else {
         return;
     };
-    let Some(tail) = values.0.len().checked_sub(count) else {
+    let words: Vec<&str> = sql[start..].split_whitespace().collect();
+    let keywords: Vec<&str> = match words.as_slice() {
+        ["LIMIT", l] if is_placeholder(l) => vec!["LIMIT"],
+        ["OFFSET", o] if is_placeholder(o) => vec!["OFFSET"],
+        ["LIMIT", l, "OFFSET", o] if is_placeholder(l) && is_placeholder(o) => {
+            vec!["LIMIT", "OFFSET"]
+        }
+        _ => return,
+    };
+    let Some(tail) = values.0.len().checked_sub(keywords.len()) else {
         return;
     };
     let numbers: Vec<u64> = values.0[tail..]
         .iter()
         .filter_map(|v| match v {
-            // Larger numbers stay bound: the executor saturates them to SQLite's i64.
+            // Larger numbers stay bound: the executor saturates them to i64.
             Value::BigUnsigned(Some(n)) if i64::try_from(*n).is_ok() => Some(*n),
             _ => None,
         })
         .collect();
-    if numbers.len() != count {
+    if numbers.len() != keywords.len() {
         return;
     }
     values.0.truncate(tail);
-    // Drop the placeholders (" ?" or " ? OFFSET ?") and write the numbers in their place.
-    let keep = sql.len()
-        - if count == 2 {
-            " ? OFFSET ?".len()
-        } else {
-            " ?".len()
-        };
-    sql.truncate(keep);
-    sql.push(' ');
-    sql.push_str(&numbers[0].to_string());
-    if count == 2 {
-        sql.push_str(" OFFSET ");
-        sql.push_str(&numbers[1].to_string());
+    sql.truncate(start);
+    for (keyword, number) in keywords.iter().zip(numbers) {
+        sql.push(' ');
+        sql.push_str(keyword);
+        sql.push(' ');
+        sql.push_str(&number.to_string());
     }
 }
 

@@ -98,6 +98,14 @@ impl RelationKey {
     }
 }
 
+/// Maps keyed by [`RelationKey`]: integer keys hash faster with foldhash than with SipHash, and
+/// the keys come from our own database rows, not from clients.
+type KeyMap<V> = HashMap<RelationKey, V, foldhash::fast::RandomState>;
+
+fn key_map<V>(capacity: usize) -> KeyMap<V> {
+    HashMap::with_capacity_and_hasher(capacity, foldhash::fast::RandomState::default())
+}
+
 fn qualified(table: &str, column: &str) -> String {
     format!("{table}.{column}")
 }
@@ -176,10 +184,14 @@ fn scoped_related<R: Model>() -> Query {
     q
 }
 
-fn set_rel<P: Model>(parent: &mut P, name: &str, value: Arc<dyn LoadedRelation>) -> DbResult<()> {
+fn set_rel<P: Model>(
+    parent: &mut P,
+    name: &Arc<str>,
+    value: Arc<dyn LoadedRelation>,
+) -> DbResult<()> {
     match parent.relations_mut() {
         Some(rel) => {
-            rel.set(name, value);
+            rel.set_shared(Arc::clone(name), value);
             Ok(())
         }
         None => Err(DbError::InvalidQuery(format!(
@@ -246,6 +258,8 @@ impl<P: Model, R: Model + ModelExt> RelationImpl<P> for Typed<P, R> {
         constraint: Option<Constraint>,
     ) -> BoxFuture<'a, DbResult<()>> {
         Box::pin(async move {
+            let name: Arc<str> = Arc::from(name);
+            let name = &name;
             let constrain = |q: ModelQuery<R>| match &constraint {
                 Some(c) => {
                     let c = c.clone();
@@ -264,17 +278,18 @@ impl<P: Model, R: Model + ModelExt> RelationImpl<P> for Typed<P, R> {
                             .get()
                             .await?
                     };
-                    let by_key: HashMap<RelationKey, R> = related
-                        .into_iter()
-                        .filter_map(|r| RelationKey::of(&r.key()).map(|k| (k, r)))
-                        .collect();
-                    for parent in parents.iter_mut() {
-                        let found = parent
-                            .column_value(foreign_key)
-                            .and_then(|v| RelationKey::of(&v))
-                            .and_then(|k| by_key.get(&k).cloned());
-                        set_rel(parent, name, Arc::new(found))?;
+                    // Parents pointing at the same row share one loaded value, as in Laravel.
+                    let mut by_key: KeyMap<Arc<dyn LoadedRelation>> = key_map(related.len());
+                    for r in related {
+                        if let Some(k) = RelationKey::of(&r.key()) {
+                            by_key.insert(k, Arc::new(Some(r)));
+                        }
                     }
+                    let missing: Arc<dyn LoadedRelation> = Arc::new(None::<R>);
+                    assign(parents, name, &by_key, &missing, |p| {
+                        p.column_value(foreign_key)
+                            .and_then(|v| RelationKey::of(&v))
+                    })?;
                 }
                 RelationKind::HasOne { foreign_key } | RelationKind::HasMany { foreign_key } => {
                     let keys: Vec<Value> = unique_keys(parents.iter().map(Model::key));
@@ -282,7 +297,7 @@ impl<P: Model, R: Model + ModelExt> RelationImpl<P> for Typed<P, R> {
                         constrain(R::query(db).where_in(foreign_key, keys).with(&nested))
                             .get()
                             .await?;
-                    let mut groups: HashMap<RelationKey, Vec<R>> = HashMap::new();
+                    let mut groups: KeyMap<Vec<R>> = key_map(parents.len());
                     for child in children {
                         if let Some(k) = child
                             .column_value(foreign_key)
@@ -291,17 +306,11 @@ impl<P: Model, R: Model + ModelExt> RelationImpl<P> for Typed<P, R> {
                             groups.entry(k).or_default().push(child);
                         }
                     }
-                    let one = matches!(kind, RelationKind::HasOne { .. });
-                    for parent in parents.iter_mut() {
-                        let children = RelationKey::of(&parent.key())
-                            .and_then(|k| groups.get(&k).cloned())
-                            .unwrap_or_default();
-                        if one {
-                            set_rel(parent, name, Arc::new(children.into_iter().next()))?;
-                        } else {
-                            set_rel(parent, name, Arc::new(children))?;
-                        }
-                    }
+                    let (shared, empty) =
+                        share_groups(groups, matches!(kind, RelationKind::HasOne { .. }));
+                    assign(parents, name, &shared, &empty, |p| {
+                        RelationKey::of(&p.key())
+                    })?;
                 }
                 RelationKind::BelongsToMany(pivot) => {
                     let keys: Vec<Value> = unique_keys(parents.iter().map(Model::key));
@@ -352,12 +361,12 @@ impl<P: Model, R: Model + ModelExt> RelationImpl<P> for Typed<P, R> {
 
 fn group_by_extra<P: Model, R: Model>(
     parents: &mut [P],
-    name: &str,
+    name: &Arc<str>,
     related: Vec<R>,
     extra: &str,
     parent_column: &str,
 ) -> DbResult<()> {
-    let mut groups: HashMap<RelationKey, Vec<R>> = HashMap::new();
+    let mut groups: KeyMap<Vec<R>> = key_map(parents.len());
     for r in related {
         let key = r
             .relations()
@@ -368,20 +377,64 @@ fn group_by_extra<P: Model, R: Model>(
             groups.entry(k).or_default().push(r);
         }
     }
+    let (shared, empty) = share_groups(groups, false);
+    assign(parents, name, &shared, &empty, |p| {
+        RelationKey::of(&p.key())
+    })
+}
+
+/// One loaded value per key (`Option<R>` for has-one, `Vec<R>` otherwise), plus the value of
+/// parents without related rows.
+fn share_groups<R: Model>(
+    groups: KeyMap<Vec<R>>,
+    one: bool,
+) -> (KeyMap<Arc<dyn LoadedRelation>>, Arc<dyn LoadedRelation>) {
+    let mut shared: KeyMap<Arc<dyn LoadedRelation>> = key_map(groups.len());
+    for (key, children) in groups {
+        let value: Arc<dyn LoadedRelation> = if one {
+            Arc::new(children.into_iter().next())
+        } else {
+            Arc::new(children)
+        };
+        shared.insert(key, value);
+    }
+    let empty: Arc<dyn LoadedRelation> = if one {
+        Arc::new(None::<R>)
+    } else {
+        Arc::new(Vec::<R>::new())
+    };
+    (shared, empty)
+}
+
+/// Give each parent the loaded value of its key: shared, not cloned per parent.
+fn assign<P: Model>(
+    parents: &mut [P],
+    name: &Arc<str>,
+    by_key: &KeyMap<Arc<dyn LoadedRelation>>,
+    missing: &Arc<dyn LoadedRelation>,
+    key_of: impl Fn(&P) -> Option<RelationKey>,
+) -> DbResult<()> {
     for parent in parents.iter_mut() {
-        let children = RelationKey::of(&parent.key())
-            .and_then(|k| groups.get(&k).cloned())
-            .unwrap_or_default();
-        set_rel(parent, name, Arc::new(children))?;
+        let value = key_of(parent)
+            .and_then(|k| by_key.get(&k))
+            .unwrap_or(missing);
+        set_rel(parent, name, Arc::clone(value))?;
     }
     Ok(())
 }
 
 fn unique_keys(values: impl Iterator<Item = Value>) -> Vec<Value> {
-    let mut seen = HashSet::new();
-    values
-        .filter(|v| RelationKey::of(v).is_some_and(|k| seen.insert(k)))
-        .collect()
+    let capacity = values.size_hint().1.unwrap_or(0);
+    let mut seen = key_map(capacity);
+    let mut keys = Vec::with_capacity(capacity);
+    for value in values {
+        if let Some(key) = RelationKey::of(&value)
+            && seen.insert(key, ()).is_none()
+        {
+            keys.push(value);
+        }
+    }
+    keys
 }
 
 impl<P: Model> Relation<P> {

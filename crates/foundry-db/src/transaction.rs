@@ -30,7 +30,9 @@ impl TxConn {
         match self {
             TxConn::Sqlite(t) => Some(&mut **t),
             TxConn::SqliteForeignKeysOff(c) => c.conn.as_deref_mut(),
-            _ => None,
+            #[cfg(feature = "postgres")]
+            TxConn::Postgres(_) => None,
+            TxConn::Finished => None,
         }
     }
 }

@@ -611,3 +611,32 @@ async fn sqlite_busy_is_retried() {
     assert!(attempts.load(Ordering::SeqCst) > 1, "it was retried");
     assert_eq!(writer.table("t").count().await.unwrap(), 2);
 }
+
+/// `synchronous` sets SQLite's `PRAGMA synchronous` on the pool's connections; a value SQLite
+/// does not know is a config error naming the value and the connection.
+#[tokio::test]
+async fn sqlite_synchronous_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sync.sqlite").display());
+    let mut config = foundry_db::ConnectionConfig::new(url);
+    let level = |db: Db| async move {
+        let level: Vec<i64> = db.select("PRAGMA synchronous", vec![]).await.unwrap();
+        level
+    };
+    let db = Db::connect_with("app", &config, dir.path()).await.unwrap();
+    assert_eq!(level(db).await, [2], "FULL unless configured");
+    config.synchronous = Some("Normal".to_owned());
+    let db = Db::connect_with("queue", &config, dir.path())
+        .await
+        .unwrap();
+    assert_eq!(level(db).await, [1]);
+    config.synchronous = Some("sometimes".to_owned());
+    let err = Db::connect_with("queue", &config, dir.path())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("synchronous = \"sometimes\"") && err.contains("`queue`"),
+        "{err}"
+    );
+}

@@ -331,6 +331,21 @@ async fn crud_timestamps_casts_hidden(db: Db) {
     assert!(json.get("password").is_none());
     assert_eq!(json["role"], "editor");
     assert_eq!(json["settings"]["theme"], "dark");
+    // Without relations the model is written field by field: the same JSON as `to_json`,
+    // columns in the same (sorted) order; a cast struct keeps its own field order.
+    let text = serde_json::to_string(&ada).unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        foundry_db::Model::to_json(&ada)
+    );
+    assert!(
+        text.starts_with(r#"{"admin":false,"country_id":null,"created_at":"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#","settings":{"theme":"dark","beta":true},"updated_at":"#),
+        "{text}"
+    );
 
     let found = User::find(&db, ada.id).await.unwrap().unwrap();
     assert_eq!(found.name, "Ada");
@@ -652,6 +667,18 @@ async fn eager_loading_without_n_plus_one(db: Db) {
         first.loaded_one::<User>("author").unwrap().unwrap().name,
         "ada"
     );
+    // Two posts by ada, one by bob: each parent gets its own author, shared or not.
+    let authors: Vec<String> = loaded
+        .iter()
+        .map(|p| {
+            p.loaded_one::<User>("author")
+                .unwrap()
+                .unwrap()
+                .name
+                .clone()
+        })
+        .collect();
+    assert_eq!(authors, ["ada", "ada", "bob"]);
     let comments = first.loaded_many::<Comment>("comments").unwrap();
     assert_eq!(comments.len(), 2);
     assert_eq!(

@@ -567,7 +567,7 @@ fn to_sql_quotes_identifiers_and_binds_values() {
     assert_eq!(
         q.to_sql_for(Backend::Sqlite),
         r#"SELECT * FROM "users" WHERE "name" = ? AND "id" IN (?, ?) ORDER BY "id" DESC LIMIT 5"#,
-        "SQLite gets LIMIT as a literal (a bound one makes it re-prepare every time)"
+        "LIMIT is a literal (bound, SQLite re-prepares and PostgreSQL re-plans every time)"
     );
     assert_eq!(
         Query::new("users")
@@ -578,7 +578,23 @@ fn to_sql_quotes_identifiers_and_binds_values() {
     );
     assert_eq!(
         q.to_sql_for(Backend::Postgres),
-        r#"SELECT * FROM "users" WHERE "name" = $1 AND "id" IN ($2, $3) ORDER BY "id" DESC LIMIT $4"#
+        r#"SELECT * FROM "users" WHERE "name" = $1 AND "id" IN ($2, $3) ORDER BY "id" DESC LIMIT 5"#
+    );
+    assert_eq!(
+        Query::new("users")
+            .where_eq("name", "Ada")
+            .limit(20)
+            .offset(40)
+            .to_sql_for(Backend::Postgres),
+        r#"SELECT * FROM "users" WHERE "name" = $1 LIMIT 20 OFFSET 40"#
+    );
+    // Not at the end of the statement (a row lock follows): left bound.
+    assert_eq!(
+        Query::new("users")
+            .limit(1)
+            .lock_for_update()
+            .to_sql_for(Backend::Postgres),
+        r#"SELECT * FROM "users" LIMIT $1 FOR UPDATE"#
     );
     let (_, values) = q.to_sql_with_values();
     assert_eq!(values.0.len(), 3, "name, two ids; the limit is in the SQL");

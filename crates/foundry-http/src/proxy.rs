@@ -175,16 +175,7 @@ fn valid_host(host: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
 }
 
-/// What a trusted proxy told about the client; set on the request by the kernel's front.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Forwarded {
-    /// `X-Forwarded-For`'s client.
-    pub ip: Option<IpAddr>,
-    /// `X-Forwarded-Proto`: whether the client used https.
-    pub https: Option<bool>,
-    /// `X-Forwarded-Host`.
-    pub host: Option<String>,
-}
+pub use foundry_core::client::Forwarded;
 
 /// The client of a request: its address, scheme and host, from the forwarding headers when
 /// the peer is a trusted proxy, otherwise from the connection itself.

@@ -284,17 +284,30 @@ fn default_page(page: &ErrorPage<'_>) -> String {
 /// Escape text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    // Writing to a `String` cannot fail.
+    let _ = escape_into(&mut out, text);
     out
+}
+
+/// [`escape`] into any writer (a view's output), without building a `String` first. Text
+/// between the characters to escape is copied in runs, not one character at a time.
+pub fn escape_into(out: &mut impl std::fmt::Write, text: &str) -> std::fmt::Result {
+    let mut run = 0;
+    for (i, byte) in text.bytes().enumerate() {
+        let entity = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        // The escaped bytes are ASCII, so `i` is always on a character boundary.
+        out.write_str(&text[run..i])?;
+        out.write_str(entity)?;
+        run = i + 1;
+    }
+    out.write_str(&text[run..])
 }
 
 /// Whether the request asks for JSON, as Laravel's `expectsJson()` decides it: the first type
@@ -329,6 +342,20 @@ mod tests {
             map.insert(*name, HeaderValue::from_static(value));
         }
         map
+    }
+
+    #[test]
+    fn escape_replaces_the_five_characters_and_keeps_everything_else() {
+        assert_eq!(escape(""), "");
+        assert_eq!(escape("plain — テキスト"), "plain — テキスト");
+        assert_eq!(
+            escape(r#"<a href="x">Tom & 'Jerry'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
+        );
+        assert_eq!(escape("&&é<"), "&amp;&amp;é&lt;");
+        let mut out = String::from("kept ");
+        escape_into(&mut out, "<b>").unwrap();
+        assert_eq!(out, "kept &lt;b&gt;");
     }
 
     #[test]

@@ -666,6 +666,8 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
 
 fn join_paths(prefix: &str, path: &str) -> String {
     let path = path.trim();
+    // A group without a prefix (or with `/`) leaves the paths inside as they are.
+    let prefix = prefix.trim_end_matches('/');
     if prefix.is_empty() {
         return if path.is_empty() {
             "/".into()
@@ -759,6 +761,33 @@ mod tests {
             StatusCode::METHOD_NOT_ALLOWED
         );
         assert_eq!(status(&router, Method::HEAD, "/").await, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_group_without_a_prefix_keeps_its_paths() {
+        let built = routes()
+            .group(
+                |g| g.middleware("api"),
+                |r| {
+                    r.get("/json", ok)
+                        .group(|g| g.prefix("/"), |r| r.get("/nested", ok))
+                },
+            )
+            .group(|g| g.prefix("/"), |r| r.get("/", ok));
+        let (router, list) = built.build().unwrap();
+        let paths: Vec<_> = list.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths, ["/json", "/nested", "/"]);
+        for path in paths {
+            assert_eq!(
+                status(&router, Method::GET, path).await,
+                StatusCode::OK,
+                "{path}"
+            );
+        }
+        assert_eq!(
+            status(&router, Method::GET, "//json").await,
+            StatusCode::NOT_FOUND
+        );
     }
 
     #[tokio::test]

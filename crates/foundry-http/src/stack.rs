@@ -59,6 +59,9 @@ pub struct HttpConfig {
     pub request_id: RequestIdConfig,
     /// Security headers.
     pub security_headers: SecurityHeadersConfig,
+    /// More headers for every response that does not set them itself, by name
+    /// (`server = "RustForge"`); checked at boot.
+    pub response_headers: BTreeMap<String, String>,
     /// Cross-origin resource sharing.
     pub cors: CorsConfig,
     /// Path of the liveness endpoint; empty to turn it off.
@@ -91,6 +94,7 @@ impl Default for HttpConfig {
             compression: CompressionConfig::default(),
             request_id: RequestIdConfig::default(),
             security_headers: SecurityHeadersConfig::default(),
+            response_headers: BTreeMap::new(),
             cors: CorsConfig::default(),
             health_path: "/health".into(),
             ready_path: "/ready".into(),
@@ -466,7 +470,7 @@ impl Stack {
         let front = Front {
             renderer,
             request_ids,
-            headers: security_headers(&config.security_headers)?,
+            headers: response_headers(config)?,
             hsts: if hsts_allowed {
                 hsts_header(&config.security_headers)?
             } else {
@@ -607,6 +611,21 @@ fn header_names(key: &str, names: &[String]) -> Result<Vec<HeaderName>, StackErr
                 .map_err(|_| invalid(key, format!("`{n}` is not a header name")))
         })
         .collect()
+}
+
+/// The security headers (HSTS aside), then `response_headers`; both are added to every
+/// response from one precomputed list, so a configured header costs one insert per request.
+fn response_headers(config: &HttpConfig) -> Result<Vec<(HeaderName, HeaderValue)>, StackError> {
+    let mut headers = security_headers(&config.security_headers)?;
+    for (name, value) in &config.response_headers {
+        let key = format!("response_headers.{name}");
+        let name = HeaderName::try_from(name.as_str())
+            .map_err(|_| invalid(&key, format!("`{name}` is not a header name")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| invalid(&key, format!("`{value}` is not a valid header value")))?;
+        headers.push((name, value));
+    }
+    Ok(headers)
 }
 
 /// The configured security headers, HSTS aside.

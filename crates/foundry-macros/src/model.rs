@@ -310,6 +310,18 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             let (ident, col) = (&f.ident, f.ident.to_string());
             quote!(map.insert(::std::string::String::from(#col), #p::to_json(&self.#ident));)
         });
+    // The direct serializer writes the visible columns in the order `to_json`'s map (sorted
+    // keys) gives them, so both produce the same text.
+    let mut visible: Vec<_> = fields
+        .iter()
+        .filter(|f| !hidden.contains(&f.ident.to_string()))
+        .collect();
+    visible.sort_by_key(|f| f.ident.to_string());
+    let visible_count = visible.len();
+    let serialize_fields = visible.iter().map(|f| {
+        let (ident, col) = (&f.ident, f.ident.to_string());
+        quote!(#p::serde::ser::SerializeMap::serialize_entry(&mut map, #col, &self.#ident)?;)
+    });
     let deleted_at = match fields.iter().find(|f| f.ident == "deleted_at") {
         Some(f) if is_option(&f.ty) => quote!(self.deleted_at),
         _ => quote!(::core::option::Option::None),
@@ -429,7 +441,17 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
 
         impl #p::serde::Serialize for #name {
             fn serialize<S: #p::serde::Serializer>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error> {
-                #p::serde::Serialize::serialize(&<Self as #krate::Model>::to_json(self), serializer)
+                // Loaded relations and counts go through `to_json`; a plain model is written
+                // field by field, without building a JSON map first.
+                if <Self as #krate::Model>::relations(self).is_some_and(|r| !r.is_empty()) {
+                    return #p::serde::Serialize::serialize(&<Self as #krate::Model>::to_json(self), serializer);
+                }
+                let mut map = #p::serde::Serializer::serialize_map(
+                    serializer,
+                    ::core::option::Option::Some(#visible_count),
+                )?;
+                #(#serialize_fields)*
+                #p::serde::ser::SerializeMap::end(map)
             }
         }
 

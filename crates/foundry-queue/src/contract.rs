@@ -72,6 +72,22 @@ pub trait QueueDriver: Send + Sync {
         })
     }
 
+    /// Finish the succeeded jobs `done` (as [`QueueDriver::finish_many`]) and reserve up to
+    /// `max` jobs (as [`QueueDriver::pop`]) in one go: a busy worker acknowledges and takes
+    /// jobs in one round trip. The default makes the two calls; a failure may leave `done`
+    /// unfinished, and finishing them again is harmless.
+    fn finish_and_pop<'a>(
+        &'a self,
+        done: &'a [Reserved],
+        queues: &'a [String],
+        max: usize,
+    ) -> BoxFuture<'a, QueueResult<Vec<Reserved>>> {
+        Box::pin(async move {
+            self.finish_many(done, JobStatus::Succeeded).await?;
+            self.pop(queues, max).await
+        })
+    }
+
     /// Put a reserved job back, available at `available_at_ms`; its attempts are kept.
     fn release<'a>(
         &'a self,

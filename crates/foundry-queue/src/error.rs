@@ -50,6 +50,17 @@ pub enum QueueError {
         /// The failure.
         message: String,
     },
+    /// Something that needs the app's cache (job middleware, `queue:restart`) ran on a queue
+    /// manager without one.
+    #[error(
+        "{0} needs the app's cache, but this queue manager has none; the kernel gives it one when \
+         foundry's `cache` feature is on (QueueManager::use_cache)"
+    )]
+    NoCache(String),
+    /// The cache under job middleware or the restart signal failed.
+    #[cfg(feature = "cache")]
+    #[error("queue cache: {0}")]
+    Cache(#[from] foundry_cache::CacheError),
     /// No batch has this id.
     #[error("no job batch with id `{0}`")]
     BatchNotFound(String),

@@ -1,6 +1,7 @@
 //! Jobs: the [`Job`] trait, the [`JobRegistry`] that maps names to job types, the JSON
 //! [`Payload`] that travels through every driver, and the [`JobContext`] a running job sees.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -12,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::manager::QueueManager;
+use crate::middleware::JobMiddleware;
 
 /// The error a job returns: anything that is an error (`?` works on every error type).
 pub type JobError = Box<dyn std::error::Error + Send + Sync>;
@@ -88,6 +90,12 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The queue the job goes to unless the dispatch says otherwise.
     fn queue(&self) -> Option<String> {
         None
+    }
+
+    /// Job middleware checked before each attempt, in order: [`rate_limited`](crate::rate_limited)
+    /// and [`without_overlapping`](crate::without_overlapping) (they need the app's cache).
+    fn middleware(&self) -> Vec<JobMiddleware> {
+        Vec::new()
     }
 
     /// Called once the job failed for good, with the last error.
@@ -335,21 +343,21 @@ impl JobContext {
     }
 }
 
-type RunFn =
-    Arc<dyn Fn(serde_json::Value, Arc<JobContext>) -> BoxFuture<'static, RunOutcome> + Send + Sync>;
+type PrepareFn = Arc<dyn Fn(serde_json::Value) -> Result<Prepared, String> + Send + Sync>;
 type FailedFn =
     Arc<dyn Fn(serde_json::Value, Arc<JobContext>, String) -> BoxFuture<'static, ()> + Send + Sync>;
 
-/// How running a job's `handle` went.
-pub(crate) enum RunOutcome {
-    Done(JobResult),
-    /// The payload's data no longer fits the job's type: retrying cannot help.
-    Unreadable(String),
+/// A job read from its payload, ready for an attempt: the job itself (what rate limiters
+/// defined for its type see), its middleware, and its `handle`.
+pub(crate) struct Prepared {
+    pub(crate) job: Arc<dyn Any + Send + Sync>,
+    pub(crate) middleware: Vec<JobMiddleware>,
+    pub(crate) run: Box<dyn FnOnce(Arc<JobContext>) -> BoxFuture<'static, JobResult> + Send>,
 }
 
 #[derive(Clone)]
 struct Registered {
-    run: RunFn,
+    prepare: PrepareFn,
     failed: FailedFn,
 }
 
@@ -385,12 +393,14 @@ impl JobRegistry {
 
     /// Register `J` under [`Job::NAME`] (a second registration of the name replaces the first).
     pub fn register<J: Job>(&mut self) -> &mut Self {
-        let run: RunFn = Arc::new(|data, ctx| {
-            Box::pin(async move {
-                match serde_json::from_value::<J>(data) {
-                    Ok(job) => RunOutcome::Done(job.handle(&ctx).await),
-                    Err(err) => RunOutcome::Unreadable(unreadable::<J>(&err)),
-                }
+        // An unreadable payload cannot become readable on a retry: the error fails the job.
+        let prepare: PrepareFn = Arc::new(|data| {
+            let job = Arc::new(serde_json::from_value::<J>(data).map_err(|e| unreadable::<J>(&e))?);
+            let handle = job.clone();
+            Ok(Prepared {
+                middleware: job.middleware(),
+                job,
+                run: Box::new(move |ctx| Box::pin(async move { handle.handle(&ctx).await })),
             })
         });
         let failed: FailedFn = Arc::new(|data, ctx, error| {
@@ -401,7 +411,7 @@ impl JobRegistry {
             })
         });
         self.jobs
-            .insert(J::NAME.to_owned(), Registered { run, failed });
+            .insert(J::NAME.to_owned(), Registered { prepare, failed });
         self
     }
 
@@ -417,8 +427,8 @@ impl JobRegistry {
         names
     }
 
-    pub(crate) fn runner(&self, name: &str) -> Option<RunFn> {
-        self.jobs.get(name).map(|r| r.run.clone())
+    pub(crate) fn preparer(&self, name: &str) -> Option<PrepareFn> {
+        self.jobs.get(name).map(|r| r.prepare.clone())
     }
 
     pub(crate) fn failed_hook(&self, name: &str) -> Option<FailedFn> {

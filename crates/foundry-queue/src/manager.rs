@@ -77,6 +77,9 @@ struct Inner {
     connections: tokio::sync::Mutex<HashMap<String, Connection>>,
     app: OnceLock<AppContext>,
     listeners: RwLock<Vec<Listener>>,
+    /// The app's cache and rate limiter: job middleware and `queue:restart` use them.
+    #[cfg(feature = "cache")]
+    cache: RwLock<Option<(foundry_cache::Cache, foundry_cache::RateLimiter)>>,
 }
 
 /// The queue component: connections by name, dispatching, status, batches and failed jobs.
@@ -145,6 +148,8 @@ impl QueueManager {
                 connections: tokio::sync::Mutex::default(),
                 app: OnceLock::new(),
                 listeners: RwLock::default(),
+                #[cfg(feature = "cache")]
+                cache: RwLock::default(),
             }),
         }
     }
@@ -159,6 +164,28 @@ impl QueueManager {
     /// Give running jobs the app (`JobContext::app`). The kernel does this once it is booted.
     pub fn attach(&self, app: AppContext) {
         let _ = self.inner.app.set(app);
+    }
+
+    /// Use the app's `cache` (overlap locks, the restart signal) and `limiter` (named
+    /// limiters of `rate_limited`). The kernel does this at boot when the app has a cache.
+    #[cfg(feature = "cache")]
+    pub fn use_cache(&self, cache: foundry_cache::Cache, limiter: foundry_cache::RateLimiter) {
+        let mut slot = match self.inner.cache.write() {
+            Ok(slot) => slot,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = Some((cache, limiter));
+    }
+
+    /// The cache and rate limiter given to [`QueueManager::use_cache`].
+    #[cfg(feature = "cache")]
+    pub(crate) fn cache_services(
+        &self,
+    ) -> Option<(foundry_cache::Cache, foundry_cache::RateLimiter)> {
+        match self.inner.cache.read() {
+            Ok(slot) => slot.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// The app, once attached.

@@ -10,10 +10,12 @@ use tokio::task::JoinSet;
 
 use crate::batch::Batch;
 use crate::contract::{FailedJob, JobStatus, Reserved};
+use crate::control::{self, PauseCheck, PauseFn};
 use crate::error::{QueueError, QueueResult};
 use crate::events::QueueEvent;
-use crate::job::{Failure, Intent, JobContext, Payload, RunOutcome};
+use crate::job::{Failure, Intent, JobContext, Payload};
 use crate::manager::{Connection, QueueManager};
+use crate::middleware::Gate;
 
 /// How a worker runs (the `queue:work` flags).
 #[derive(Debug, Clone)]
@@ -94,26 +96,63 @@ enum Outcome {
     Skipped,
 }
 
+/// How long a succeeded job waits for the next pop to carry its acknowledgement while the
+/// worker's other slots are busy; then it is acknowledged on its own.
+const ACK_DELAY: Duration = Duration::from_millis(20);
+
 /// A queue worker.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Worker {
     manager: QueueManager,
     options: WorkerOptions,
+    pause: Option<PauseFn>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("manager", &self.manager)
+            .field("options", &self.options)
+            .field("pause", &self.pause.is_some())
+            .finish()
+    }
 }
 
 impl Worker {
     /// A worker for `manager` with `options`.
     pub fn new(manager: QueueManager, options: WorkerOptions) -> Self {
-        Self { manager, options }
+        Self {
+            manager,
+            options,
+            pause: None,
+        }
     }
 
-    /// Work until a stop condition (`once`, `max_jobs`, `max_time`, `stop_when_empty`) or until
-    /// `shutdown` resolves; then stop taking jobs and wait for the running ones.
+    /// Take no jobs while `paused()` says so (maintenance mode; `queue:work` passes the app's
+    /// maintenance state unless `--force`). Running jobs finish; the worker looks again every
+    /// `sleep`, and with `stop_when_empty` or `once` it stops instead of waiting.
+    pub fn pause_while(mut self, paused: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.pause = Some(Arc::new(paused));
+        self
+    }
+
+    /// Work until a stop condition (`once`, `max_jobs`, `max_time`, `stop_when_empty`), until
+    /// `shutdown` resolves or until `queue:restart` is asked through the manager's cache; then
+    /// stop taking jobs and wait for the running ones.
     pub async fn run(
         &self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> QueueResult<WorkerReport> {
         let options = &self.options;
+        // queue:restart stops the worker as a signal does.
+        let restart = control::restart_requested(&self.manager, options.sleep).await;
+        let shutdown = async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = restart => {}
+            }
+        };
+        let mut pause = PauseCheck::new(self.pause.clone());
         let connection = self
             .manager
             .connection(options.connection.as_deref())
@@ -128,9 +167,9 @@ impl Worker {
         let mut report = WorkerReport::default();
         let mut taken: u64 = 0;
         let mut running: JoinSet<Settled> = JoinSet::new();
-        // Succeeded jobs waiting to be acknowledged: finished together, in one round trip,
-        // before the next pop (a job done but not yet acknowledged when the worker dies runs
-        // again, as any unacknowledged job does).
+        // Succeeded jobs waiting to be acknowledged: finished together, with the next pop when
+        // there is one, otherwise before waiting (a job done but not yet acknowledged when the
+        // worker dies runs again, as any unacknowledged job does).
         let mut done_jobs: Vec<Reserved> = Vec::new();
         let mut shutdown = std::pin::pin!(shutdown);
         let mut stopping = false;
@@ -139,12 +178,24 @@ impl Worker {
             while let Some(done) = running.try_join_next() {
                 settle(done, &mut report, &mut done_jobs);
             }
-            acknowledge(&connection, &mut done_jobs).await;
             let limit_reached = (options.max_jobs > 0 && taken >= options.max_jobs)
                 || (options.once && taken >= 1)
                 || options.max_time.is_some_and(|max| started.elapsed() >= max);
             if stopping || limit_reached {
                 break;
+            }
+            if pause.paused() {
+                if (options.stop_when_empty || options.once) && running.is_empty() {
+                    break;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(options.sleep) => {}
+                    done = running.join_next(), if !running.is_empty() => {
+                        if let Some(done) = done { settle(done, &mut report, &mut done_jobs); }
+                    }
+                    () = &mut shutdown => stopping = true,
+                }
+                continue;
             }
             let free = concurrency - running.len();
             // Take jobs in batches: with at least half the slots busy, wait for more to free
@@ -155,6 +206,10 @@ impl Worker {
                         if let Some(done) = done { settle(done, &mut report, &mut done_jobs); }
                     }
                     () = &mut shutdown => stopping = true,
+                    // Slow jobs: the ones already done do not wait for the next pop.
+                    () = tokio::time::sleep(ACK_DELAY), if !done_jobs.is_empty() => {
+                        acknowledge(&connection, &mut done_jobs).await;
+                    }
                 }
                 continue;
             }
@@ -165,8 +220,15 @@ impl Worker {
             if options.once {
                 want = 1;
             }
-            let jobs = match connection.driver().pop(&queues, want as usize).await {
-                Ok(jobs) => jobs,
+            let popped = connection
+                .driver()
+                .finish_and_pop(&done_jobs, &queues, want as usize)
+                .await;
+            let jobs = match popped {
+                Ok(jobs) => {
+                    done_jobs.clear();
+                    jobs
+                }
                 Err(err) => {
                     tracing::error!(error = %err, "cannot take jobs off the queue; retrying");
                     tokio::select! {
@@ -250,13 +312,15 @@ async fn acknowledge(connection: &Connection, done_jobs: &mut Vec<Reserved>) {
 enum Attempt {
     Succeeded,
     Release(Duration),
+    /// Not run: its middleware dropped it (`dont_release`).
+    Skip(String),
     /// Fail without retrying (the job asked, or the payload cannot be read).
     Fail(String),
     /// An error, a panic or the timeout: retried while tries remain.
     Error(String),
 }
 
-/// Run one attempt of `payload` with its timeout.
+/// Run one attempt of `payload`: its middleware, then `handle` with its timeout.
 async fn attempt(
     manager: &QueueManager,
     connection: &Connection,
@@ -265,12 +329,16 @@ async fn attempt(
     attempt: u32,
     default_timeout: Duration,
 ) -> Attempt {
-    let Some(run) = manager.jobs().runner(&payload.name) else {
+    let Some(prepare) = manager.jobs().preparer(&payload.name) else {
         return Attempt::Fail(format!(
             "unknown job `{}`: no job is registered under this name; register its type in \
              App::jobs (jobs.register::<MyJob>()) or forget it with queue:forget",
             payload.name
         ));
+    };
+    let prepared = match prepare(payload.data.clone()) {
+        Ok(prepared) => prepared,
+        Err(message) => return Attempt::Fail(message),
     };
     let ctx = Arc::new(JobContext {
         id: payload.uuid.clone(),
@@ -286,7 +354,35 @@ async fn attempt(
     let timeout = payload
         .timeout_ms
         .map_or(default_timeout, Duration::from_millis);
-    let mut task = tokio::spawn(run(payload.data.clone(), ctx.clone()));
+    let held = match crate::middleware::before(
+        manager,
+        &payload.name,
+        &*prepared.job,
+        &prepared.middleware,
+        timeout,
+    )
+    .await
+    {
+        Ok(Gate::Run(held)) => held,
+        Ok(Gate::Release(delay)) => return Attempt::Release(delay),
+        Ok(Gate::Skip(reason)) => return Attempt::Skip(reason),
+        Err(message) => return Attempt::Error(message),
+    };
+    let result = run_handle(prepared.run, &ctx, timeout).await;
+    // After a timeout or a panic too: the job is over either way.
+    held.release().await;
+    result
+}
+
+/// Run `handle` in its own task (a panic is caught) within `timeout`.
+async fn run_handle(
+    run: Box<
+        dyn FnOnce(Arc<JobContext>) -> foundry_core::BoxFuture<'static, crate::JobResult> + Send,
+    >,
+    ctx: &Arc<JobContext>,
+    timeout: Duration,
+) -> Attempt {
+    let mut task = tokio::spawn(run(ctx.clone()));
     let outcome = match tokio::time::timeout(timeout, &mut task).await {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(join)) => {
@@ -313,11 +409,10 @@ async fn attempt(
     };
     let intent = crate::lock(&ctx.intent).take();
     match (outcome, intent) {
-        (RunOutcome::Unreadable(message), _) => Attempt::Fail(message),
-        (RunOutcome::Done(_), Some(Intent::Fail(message))) => Attempt::Fail(message),
-        (RunOutcome::Done(Ok(())), Some(Intent::Release(delay))) => Attempt::Release(delay),
-        (RunOutcome::Done(Ok(())), None) => Attempt::Succeeded,
-        (RunOutcome::Done(Err(err)), _) => Attempt::Error(crate::error_text(err.as_ref())),
+        (_, Some(Intent::Fail(message))) => Attempt::Fail(message),
+        (Ok(()), Some(Intent::Release(delay))) => Attempt::Release(delay),
+        (Ok(()), None) => Attempt::Succeeded,
+        (Err(err), _) => Attempt::Error(foundry_core::error::error_chain(err.as_ref())),
     }
 }
 
@@ -372,7 +467,8 @@ async fn process_inner(
     if exhausted {
         let exception = format!(
             "job `{}` has been attempted too many times ({} attempts, {}) or run too long; the \
-             previous attempt may have timed out or its worker died",
+             previous attempt was released (by the job or its middleware), timed out, or its \
+             worker died",
             payload.name,
             job.attempts - 1,
             if max_tries == 0 {
@@ -417,8 +513,18 @@ async fn process_inner(
             Ok(Outcome::Succeeded)
         }
         Attempt::Release(delay) => {
+            tracing::info!(id = %payload.uuid, name = %payload.name, attempt = job.attempts, duration_ms, delay_ms = delay.as_millis() as u64, "job released");
             release(manager, connection, job, &payload, delay, None).await?;
             Ok(Outcome::Released)
+        }
+        Attempt::Skip(reason) => {
+            tracing::info!(id = %payload.uuid, name = %payload.name, attempt = job.attempts, duration_ms, %reason, "job skipped by its middleware");
+            connection
+                .driver()
+                .finish(job, JobStatus::Cancelled)
+                .await?;
+            after_success(manager, connection, &payload).await?;
+            Ok(Outcome::Skipped)
         }
         Attempt::Fail(exception) => {
             tracing::warn!(id = %payload.uuid, name = %payload.name, attempt = job.attempts, duration_ms, error = %exception, "job failed");
@@ -668,6 +774,12 @@ pub(crate) async fn run_inline(
         attempts: 1,
     };
     let exception = match result {
+        Attempt::Skip(reason) => {
+            driver.finish(&reserved, JobStatus::Cancelled).await?;
+            tracing::info!(id = %payload.uuid, name = %payload.name, attempt = 1, duration_ms, %reason, "job skipped by its middleware (sync)");
+            after_success(manager, connection, &payload).await?;
+            return Ok(());
+        }
         Attempt::Succeeded | Attempt::Release(_) => {
             driver.finish(&reserved, JobStatus::Succeeded).await?;
             tracing::info!(id = %payload.uuid, name = %payload.name, attempt = 1, duration_ms, "job processed (sync)");

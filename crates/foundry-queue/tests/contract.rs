@@ -31,6 +31,8 @@ driver_tests!(
     size_and_clear,
     concurrency_runs_jobs_in_parallel,
     bulk_dispatch_and_worker_limits,
+    finish_and_pop_acknowledges_and_reserves_in_one_go,
+    a_finished_job_is_acknowledged_while_slow_ones_run,
 );
 
 async fn dispatch_runs_jobs_in_order(h: Harness) {
@@ -719,12 +721,12 @@ async fn size_and_clear(h: Harness) {
 async fn concurrency_runs_jobs_in_parallel(h: Harness) {
     for i in 0..4 {
         let job = common::TestJob {
-            sleep_ms: 300,
+            sleep_ms: 500,
+            record_end: true,
             ..h.job(&format!("p{i}"))
         };
         h.queue.dispatch(job).await.unwrap();
     }
-    let started = std::time::Instant::now();
     let report = h
         .work_with(WorkerOptions {
             concurrency: 4,
@@ -732,10 +734,13 @@ async fn concurrency_runs_jobs_in_parallel(h: Harness) {
         })
         .await;
     assert_eq!(report.succeeded, 4);
+    // In parallel, every job starts before the first one ends.
+    let log = h.log();
+    assert_eq!(log.len(), 8, "{log:?}");
     assert!(
-        started.elapsed() < Duration::from_millis(1100),
-        "{:?}",
-        started.elapsed()
+        log[..4].iter().all(|entry| entry.ends_with("#1")),
+        "{}: {log:?}",
+        h.driver
     );
 }
 
@@ -768,4 +773,88 @@ async fn bulk_dispatch_and_worker_limits(h: Harness) {
             Some(JobStatus::Succeeded)
         );
     }
+}
+
+async fn finish_and_pop_acknowledges_and_reserves_in_one_go(h: Harness) {
+    let jobs = ["a", "b", "c"].map(|label| h.job(label));
+    let ids = h.queue.bulk(None, jobs).await.unwrap();
+    let connection = h.queue.connection(None).await.unwrap();
+    let driver = connection.driver();
+    let queues = ["default".to_owned()];
+    let first = driver.pop(&queues, 2).await.unwrap();
+    let uuids: Vec<&str> = first.iter().map(|j| j.uuid.as_str()).collect();
+    assert_eq!(uuids, [ids[0].as_str(), ids[1].as_str()]);
+
+    let rest = driver.finish_and_pop(&first, &queues, 5).await.unwrap();
+    assert_eq!(rest.len(), 1, "the finished jobs are not reserved again");
+    assert_eq!(rest[0].uuid, ids[2]);
+    assert_eq!(rest[0].attempts, 1);
+    for id in &ids[..2] {
+        assert_eq!(
+            h.queue.status(id).await.unwrap(),
+            Some(JobStatus::Succeeded)
+        );
+    }
+    assert_eq!(
+        h.queue.status(&ids[2]).await.unwrap(),
+        Some(JobStatus::Running)
+    );
+
+    let again = driver.finish_and_pop(&first, &queues, 5).await.unwrap();
+    assert!(again.is_empty(), "finishing twice is harmless: {again:?}");
+    assert_eq!(
+        h.queue.status(&ids[0]).await.unwrap(),
+        Some(JobStatus::Succeeded)
+    );
+
+    // Acknowledged after its reservation expired: finished, not handed out again.
+    h.travel(91);
+    let late = driver.finish_and_pop(&rest, &queues, 5).await.unwrap();
+    assert!(late.is_empty(), "{late:?}");
+    assert_eq!(
+        h.queue.status(&ids[2]).await.unwrap(),
+        Some(JobStatus::Succeeded)
+    );
+    assert_eq!(driver.size("default").await.unwrap(), 0);
+    h.work().await;
+    assert!(h.log().is_empty(), "no job ran twice: {:?}", h.log());
+}
+
+async fn a_finished_job_is_acknowledged_while_slow_ones_run(h: Harness) {
+    let id = h
+        .queue
+        .dispatch(h.job("fast"))
+        .await
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    // Three jobs that only finish once they see the fast one acknowledged: the worker's other
+    // slots stay busy, so no pop carries the acknowledgement.
+    for i in 0..3 {
+        let waiter = common::AwaitSuccess {
+            tag: h.tag.clone(),
+            label: format!("w{i}"),
+            id: id.clone(),
+        };
+        h.queue.dispatch(waiter).await.unwrap();
+    }
+    let report = h
+        .work_with(WorkerOptions {
+            concurrency: 4,
+            ..WorkerOptions::default()
+        })
+        .await;
+    assert_eq!(report.succeeded, 4);
+    let mut log = h.log();
+    log.sort();
+    assert_eq!(
+        log,
+        [
+            "fast#1",
+            "w0 saw it succeed",
+            "w1 saw it succeed",
+            "w2 saw it succeed"
+        ]
+    );
 }

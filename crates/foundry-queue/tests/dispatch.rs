@@ -4,7 +4,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use foundry_core::Clock;
 use foundry_db::Db;
@@ -185,5 +184,5 @@ async fn a_dead_redis_is_an_error_naming_the_host() {
         "{err}"
     );
     assert!(err.contains("is redis-server running"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }

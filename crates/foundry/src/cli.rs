@@ -205,19 +205,7 @@ impl Commands {
 }
 
 /// An error and its causes, joined for one line (skipping causes the message already shows).
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut next = err.source();
-    while let Some(cause) = next {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        next = cause.source();
-    }
-    text
-}
+pub use foundry_core::error::error_chain;
 
 /// What a command receives: its arguments and access to the app.
 pub struct Invocation {

@@ -207,6 +207,11 @@ impl Kernel {
         let cache = crate::cache::connect(&config, &mut services, &clock).await?;
         #[cfg(feature = "queue")]
         let queue = connect_queue::<A>(&config, &mut services, &clock, database.as_ref()).await?;
+        // Job middleware and queue:restart use the app's cache.
+        #[cfg(all(feature = "queue", feature = "cache"))]
+        queue.use_cache(cache.cache.clone(), cache.limiter.clone());
+        #[cfg(feature = "schedule")]
+        services.singleton(crate::schedule::build::<A>(&config, &cache)?);
         // Routes are built before providers boot so `ctx.urls()` knows every named route
         // from the first `boot` on; building them needs nothing a provider makes.
         let key = config.app().key.clone();

@@ -43,6 +43,9 @@ pub mod maintenance;
 mod operations;
 #[cfg(feature = "queue")]
 pub mod queue;
+/// Task scheduling: `App::schedule` and the `schedule:*` commands (the `schedule` feature).
+#[cfg(feature = "schedule")]
+pub mod schedule;
 
 pub use foundry_core::{
     AppContext, AppKey, BoxFuture, Clock, Config, ConfigError, Environment, Error, ErrorKind,
@@ -87,6 +90,9 @@ mod guides {
     #[cfg(feature = "queue")]
     #[doc = include_str!("../../../docs/queues.md")]
     struct Queues;
+    #[cfg(all(feature = "schedule", feature = "queue"))]
+    #[doc = include_str!("../../../docs/scheduling.md")]
+    struct Scheduling;
 }
 
 /// The framework's version.
@@ -160,6 +166,14 @@ pub trait App: Send + Sync + 'static {
     fn jobs(jobs: &mut queue::JobRegistry) {
         let _ = jobs;
     }
+
+    /// The app's scheduled tasks (`schedule:run`, `schedule:work`, `schedule:list`):
+    /// `s.call("name", |ctx| async { … }).daily_at("3:00")`, `s.job(…)`, `s.command(…)`.
+    /// Mistakes in it (a bad time, an unknown command) fail the boot, each one named.
+    #[cfg(feature = "schedule")]
+    fn schedule(s: &mut schedule::Schedule) {
+        let _ = s;
+    }
 }
 
 use cli::Commands;
@@ -181,6 +195,13 @@ pub fn run_with_args<A: App>(args: Vec<OsString>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let commands = command_registry::<A>();
+    let root = kernel::resolve_root(A::root());
+    runtime.block_on(commands.dispatch(args, root, boot_boxed::<A>))
+}
+
+/// Every command of the app: the framework's, its components', then the app's own.
+pub(crate) fn command_registry<A: App>() -> Commands {
     let mut commands = Commands::new();
     commands::register(&mut commands);
     #[cfg(feature = "db")]
@@ -188,9 +209,10 @@ pub fn run_with_args<A: App>(args: Vec<OsString>) -> ExitCode {
     maintenance::register::<A>(&mut commands);
     #[cfg(feature = "queue")]
     queue::register(&mut commands);
+    #[cfg(feature = "schedule")]
+    schedule::register(&mut commands);
     A::commands(&mut commands);
-    let root = kernel::resolve_root(A::root());
-    runtime.block_on(commands.dispatch(args, root, boot_boxed::<A>))
+    commands
 }
 
 fn boot_boxed<A: App>(

@@ -158,6 +158,7 @@ pub(crate) fn uses_database<A: App>() -> bool {
 }
 
 /// The store `A` uses: the database when it lists the migration and has one, else the file.
+#[cfg_attr(not(feature = "db"), allow(clippy::extra_unused_type_parameters))]
 pub(crate) async fn store_for<A: App>(
     config: &Config,
 ) -> Result<Arc<dyn MaintenanceStore>, crate::cli::CommandError> {

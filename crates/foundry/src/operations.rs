@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use foundry_core::{AppContext, Config, Environment};
 use foundry_http::maintenance::{FileStore, Maintenance, MaintenanceStore};
-use foundry_http::metrics::{Gauge, Metrics};
+#[cfg(feature = "db")]
+use foundry_http::metrics::Gauge;
+use foundry_http::metrics::Metrics;
 use foundry_http::{Hsts, HttpConfig, MiddlewareRegistry, RouteInfo, Routes, StackParts};
 
 use crate::kernel::BootError;
@@ -120,6 +122,7 @@ pub(crate) fn maintenance_store<A: crate::App>(
 
 /// The maintenance store without the database feature: the file.
 #[cfg(not(feature = "db"))]
+#[allow(clippy::extra_unused_type_parameters)] // the same call as with the database feature
 pub(crate) fn maintenance_store<A: crate::App>(config: &Config) -> Arc<dyn MaintenanceStore> {
     Arc::new(FileStore::new(crate::maintenance::file_path(config)))
 }

@@ -1,6 +1,6 @@
 //! Queues: the re-exported `foundry-queue` API and the queue commands (`queue:work`,
-//! `queue:failed`, `queue:retry`, `queue:forget`, `queue:flush`, `queue:clear`,
-//! `queue:monitor`).
+//! `queue:restart`, `queue:failed`, `queue:retry`, `queue:forget`, `queue:flush`,
+//! `queue:clear`, `queue:monitor`).
 //!
 //! The app registers its jobs with [`crate::App::jobs`]; the kernel builds a
 //! [`QueueManager`] from `[queue]` and binds it as a service, so handlers take
@@ -71,8 +71,16 @@ pub(crate) fn register(commands: &mut Commands) {
                 .arg(number("max-jobs", "N", "0", "Stop after this many jobs (0: no limit)"))
                 .arg(number("max-time", "SECONDS", "0", "Stop after this many seconds (0: no limit)"))
                 .arg(flag("stop-when-empty", "Stop once the queues are empty"))
-                .arg(flag("once", "Process one job, then stop")),
+                .arg(flag("once", "Process one job, then stop"))
+                .arg(flag("force", "Take jobs even while the app is down for maintenance")),
             work,
+        )
+        .add(
+            Command::new("queue:restart").about(
+                "Tell every worker to stop once its running jobs are done (through the cache); \
+                 a supervisor starts them again",
+            ),
+            restart,
         )
         .add(
             Command::new("queue:failed")
@@ -186,7 +194,14 @@ async fn work(inv: Invocation) -> CommandResult {
         foundry_http::shutdown_signal().await;
         let _ = stop.send(());
     });
-    let report = Worker::new(queue, options)
+    let mut worker = Worker::new(queue, options);
+    // In maintenance mode the worker takes no jobs, unless --force.
+    if let Some(maintenance) = kernel.maintenance().cloned()
+        && !args.get_flag("force")
+    {
+        worker = worker.pause_while(move || maintenance.is_down());
+    }
+    let report = worker
         .run(async {
             let _ = stopped.await;
         })
@@ -194,6 +209,32 @@ async fn work(inv: Invocation) -> CommandResult {
     kernel.context().run_shutdown_hooks().await;
     tracing::info!(jobs = report.total(), "stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "cache")]
+async fn restart(inv: Invocation) -> CommandResult {
+    let (queue, kernel) = manager(&inv, LogTarget::Stderr).await?;
+    let cache = kernel.context().make::<crate::cache::Cache>()?;
+    if cache.driver() == "memory" {
+        return Err(format!(
+            "queue:restart cannot reach the workers: the default cache store `{}` is a memory \
+             store, which each process keeps to itself; set [cache] default to a database or redis \
+             store shared by the workers",
+            cache.name()
+        )
+        .into());
+    }
+    queue.restart_workers().await?;
+    println!(
+        "Workers will stop once their running jobs are done (signal in the `{}` cache store).",
+        cache.name()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "cache"))]
+async fn restart(_inv: Invocation) -> CommandResult {
+    Err("queue:restart signals workers through the cache: build the app with foundry's `cache` feature".into())
 }
 
 async fn failed(inv: Invocation) -> CommandResult {

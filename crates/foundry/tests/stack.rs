@@ -38,6 +38,9 @@ impl App for StackApp {
             .get("/boom", boom)
             .get("/big", big)
             .post("/echo", echo)
+            .get("/own-server", || async {
+                ([(header::SERVER, "mine")], "x")
+            })
     }
 }
 
@@ -136,6 +139,46 @@ async fn security_headers_on_pages_and_errors_hsts_only_in_production_https() {
         headers.get(header::X_FRAME_OPTIONS).is_none(),
         "an empty value leaves it out"
     );
+}
+
+#[tokio::test]
+async fn configured_response_headers_are_added_unless_the_handler_sets_them() {
+    let kernel = boot(&[("FOUNDRY_HTTP__RESPONSE_HEADERS__SERVER", "RustForge")])
+        .await
+        .unwrap();
+    for path in ["/", "/missing"] {
+        let (_, headers, _) = send(&kernel, get(path)).await;
+        assert_eq!(headers[header::SERVER], "RustForge", "{path}");
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "SAMEORIGIN", "{path}");
+    }
+    let (_, headers, _) = send(&kernel, get("/own-server")).await;
+    assert_eq!(
+        headers[header::SERVER],
+        "mine",
+        "the handler's own header wins"
+    );
+    let (_, headers, _) = send(&boot(&[]).await.unwrap(), get("/")).await;
+    assert!(headers.get(header::SERVER).is_none(), "none by default");
+
+    for (name, value, problem) in [
+        (
+            "FOUNDRY_HTTP__RESPONSE_HEADERS__BAD(NAME",
+            "x",
+            "`bad(name` is not a header name",
+        ),
+        (
+            "FOUNDRY_HTTP__RESPONSE_HEADERS__SERVER",
+            "a\u{7}b",
+            "is not a valid header value",
+        ),
+    ] {
+        let Err(error) = boot(&[(name, value)]).await else {
+            panic!("a bad header stops the boot: {name}");
+        };
+        let message = error.to_string();
+        assert!(message.contains("http.response_headers."), "{message}");
+        assert!(message.contains(problem), "{message}");
+    }
 }
 
 #[tokio::test]

@@ -255,3 +255,49 @@ async fn cache_configuration_errors_fail_the_boot() {
         .to_string();
     assert!(err.contains("has no database"), "{err}");
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("foundry.toml"),
+        "[http]\ntrusted_proxies = [\"10.0.0.0/8\"]\n",
+    )
+    .unwrap();
+    let config = ConfigLoader::new(dir.path())
+        .vars([("FOUNDRY_ENV", "testing")])
+        .load()
+        .unwrap();
+    let kernel = Kernel::boot::<ThrottledApp>(config).await.unwrap();
+    let send = |peer: &'static str, client: &'static str| {
+        let kernel = &kernel;
+        async move {
+            let mut request = Request::get("/inline")
+                .header("x-forwarded-for", client)
+                .body(Body::empty())
+                .unwrap();
+            let peer: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            kernel.service().oneshot(request).await.unwrap().status()
+        }
+    };
+    // `/inline` allows 3 a minute per client: the proxy's own address is not the key.
+    for _ in 0..3 {
+        assert_eq!(send("10.0.0.2", "203.0.113.7").await, StatusCode::OK);
+    }
+    assert_eq!(
+        send("10.0.0.2", "203.0.113.7").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(send("10.0.0.2", "203.0.113.8").await, StatusCode::OK);
+    // An untrusted peer cannot pick a fresh bucket by inventing X-Forwarded-For.
+    for client in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        assert_eq!(send("192.0.2.50", client).await, StatusCode::OK);
+    }
+    assert_eq!(
+        send("192.0.2.50", "198.51.100.4").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

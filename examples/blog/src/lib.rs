@@ -6,6 +6,8 @@
 //! In `local` the database is migrated and seeded with demo data on the first run.
 //! `/api/greeting` is cached and rate limited (`throttle:api`, 60 per minute per client); set
 //! `[cache] default = "redis"` and every blog process shares one cache and one count.
+//! The scheduler (`schedule:work`) keeps `/api/stats` fresh every minute and prunes old
+//! trashed posts nightly (`schedule.rs`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +28,7 @@ pub mod migrations;
 pub mod models;
 pub mod posts;
 pub mod resources;
+pub mod schedule;
 pub mod seed;
 
 /// The blog application.
@@ -51,6 +54,8 @@ impl App for Blog {
                         .get("/greeting", greeting)
                         .name("greeting")
                         .middleware("throttle:api")
+                        .get("/stats", schedule::show)
+                        .name("stats")
                         .post("/posts/{post}/comments", comments::store)
                         .name("posts.comments.store")
                         .where_number("post")
@@ -86,6 +91,14 @@ impl App for Blog {
 
     fn jobs(jobs: &mut foundry::queue::JobRegistry) {
         jobs::register(jobs);
+    }
+
+    fn schedule(s: &mut foundry::schedule::Schedule) {
+        schedule::define(s);
+    }
+
+    fn commands(commands: &mut Commands) {
+        schedule::commands(commands);
     }
 
     fn root() -> Option<PathBuf> {

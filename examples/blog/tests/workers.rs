@@ -1,11 +1,13 @@
 //! Real `queue:work` processes on a shared SQLite file: SIGTERM lets the running job finish
 //! and takes no more; a worker killed with SIGKILL mid-job leaves the job reserved, and after
-//! `retry_after` another worker runs it again (at-least-once delivery).
+//! `retry_after` another worker runs it again (at-least-once delivery); `queue:restart`
+//! (through the database cache store) stops workers after their running job; workers take no
+//! jobs while the app is down, unless `--force`.
 
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use blog::jobs::Pause;
@@ -22,14 +24,16 @@ struct App {
 }
 
 impl App {
-    /// A root with its own foundry.toml (jobs on the database, retry_after 2s) and database.
+    /// A root with its own foundry.toml (jobs and cache on the database, retry_after 2s) and
+    /// database.
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("app.sqlite").display());
         std::fs::write(
             dir.path().join("foundry.toml"),
             "[app]\nname = \"Workers\"\n\n[queue]\ndefault = \"database\"\n\n\
-             [queue.connections.database]\ndriver = \"database\"\nretry_after_secs = 2\n",
+             [queue.connections.database]\ndriver = \"database\"\nretry_after_secs = 2\n\n\
+             [cache]\ndefault = \"database\"\n\n[cache.stores.database]\ndriver = \"database\"\n",
         )
         .unwrap();
         let config = ConfigLoader::new(dir.path())
@@ -84,6 +88,17 @@ impl App {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         command.spawn().expect("the worker starts")
+    }
+
+    /// Run a command of the app to completion.
+    fn command(&self, args: &[&str]) -> Output {
+        let mut command = blog_in(self.dir.path());
+        command
+            .args(args)
+            .env("FOUNDRY_ENV", "testing")
+            .env("FOUNDRY_DATABASE__URL", &self.url)
+            .env("RUST_LOG", "info");
+        support::run(command, Duration::from_secs(30))
     }
 
     async fn wait_for_status(&self, id: &str, status: JobStatus) {
@@ -199,14 +214,7 @@ async fn failed_jobs_are_listed_retried_and_flushed_from_the_command_line() {
         }])
         .await
         .unwrap();
-    let run = |args: &[&str]| {
-        let mut command = blog_in(app.dir.path());
-        command
-            .args(args)
-            .env("FOUNDRY_ENV", "testing")
-            .env("FOUNDRY_DATABASE__URL", &app.url);
-        support::run(command, Duration::from_secs(30))
-    };
+    let run = |args: &[&str]| app.command(args);
     let worked = run(&["queue:work", "--stop-when-empty"]);
     assert_eq!(worked.status.code(), Some(0));
     let listed = run(&["queue:failed"]);
@@ -256,4 +264,104 @@ async fn failed_jobs_are_listed_retried_and_flushed_from_the_command_line() {
             .1
             .contains("no failed job with id `nope`")
     );
+}
+
+#[tokio::test]
+async fn queue_restart_stops_workers_once_their_running_job_is_done() {
+    let app = App::new().await;
+    let first = app.dispatch_pause(3000).await;
+    let second = app.dispatch_pause(10).await;
+    let worker = app.worker(&[]);
+    app.wait_for_status(&first, JobStatus::Running).await;
+    let restart = app.command(&["queue:restart"]);
+    let (stdout, stderr) = support::texts(&restart);
+    assert_eq!(restart.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("Workers will stop once their running jobs are done"),
+        "{stdout}"
+    );
+    let output = wait_output(worker, Duration::from_secs(30));
+    let logs = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "exit status 0\n{logs}");
+    assert!(logs.contains("queue:restart was asked"), "{logs}");
+    assert_eq!(
+        lines(&app.done_file()),
+        [format!("{first} attempt 1")],
+        "the running job finished"
+    );
+    assert_eq!(
+        app.queue().status(&second).await.unwrap(),
+        Some(JobStatus::Queued),
+        "no new job was taken"
+    );
+
+    // A cache each process keeps to itself cannot reach workers: refused, with the fix.
+    let mut command = blog_in(app.dir.path());
+    command
+        .args(["queue:restart"])
+        .env("FOUNDRY_ENV", "testing")
+        .env("FOUNDRY_DATABASE__URL", &app.url)
+        .env("FOUNDRY_CACHE__DEFAULT", "memory");
+    let refused = support::run(command, Duration::from_secs(30));
+    assert_eq!(refused.status.code(), Some(1));
+    let (_, stderr) = support::texts(&refused);
+    assert!(
+        stderr.contains("the default cache store `memory` is a memory store"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn workers_take_no_jobs_while_the_app_is_down_unless_forced() {
+    let app = App::new().await;
+    assert_eq!(app.command(&["down"]).status.code(), Some(0));
+    let id = app.dispatch_pause(10).await;
+
+    // Paused: --stop-when-empty stops at once, the job stays queued.
+    let paused = app.command(&["queue:work", "--stop-when-empty"]);
+    let (logs, _) = support::texts(&paused);
+    assert_eq!(paused.status.code(), Some(0), "{logs}");
+    assert!(logs.contains("the app is down for maintenance"), "{logs}");
+    assert_eq!(
+        app.queue().status(&id).await.unwrap(),
+        Some(JobStatus::Queued)
+    );
+    let forced = app.command(&["queue:work", "--stop-when-empty", "--force"]);
+    assert_eq!(forced.status.code(), Some(0));
+    assert_eq!(
+        app.queue().status(&id).await.unwrap(),
+        Some(JobStatus::Succeeded)
+    );
+
+    // A running worker waits while the app is down and takes the job once it is up.
+    let second = app.dispatch_pause(10).await;
+    let log_file = app.dir.path().join("worker.log");
+    let mut command = blog_in(app.dir.path());
+    command
+        .args(["queue:work", "--sleep", "1"])
+        .env("FOUNDRY_ENV", "testing")
+        .env("FOUNDRY_DATABASE__URL", &app.url)
+        .env("RUST_LOG", "info")
+        .stdout(std::fs::File::create(&log_file).unwrap())
+        .stderr(Stdio::null());
+    let worker = command.spawn().expect("the worker starts");
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log_file)
+        .unwrap_or_default()
+        .contains("the app is down for maintenance")
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "never paused");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        app.queue().status(&second).await.unwrap(),
+        Some(JobStatus::Queued)
+    );
+    assert_eq!(app.command(&["up"]).status.code(), Some(0));
+    app.wait_for_status(&second, JobStatus::Succeeded).await;
+    signal(&worker, "TERM");
+    let output = wait_output(worker, Duration::from_secs(30));
+    assert_eq!(output.status.code(), Some(0));
+    let logs = std::fs::read_to_string(&log_file).unwrap();
+    assert!(logs.contains("the app is up again"), "{logs}");
 }

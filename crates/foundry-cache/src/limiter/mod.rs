@@ -24,6 +24,7 @@
 //! # });
 //! ```
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
@@ -254,12 +255,26 @@ pub(crate) trait LimiterBackend: Send + Sync + 'static {
 /// Computes the limit for a request: the closure behind a named limiter.
 pub type LimitResolver = Arc<dyn Fn(&http::request::Parts) -> Limit + Send + Sync>;
 
+/// A named limiter for values other than requests (queued jobs): the type it was defined
+/// for, and its closure over a value of that type.
+#[derive(Clone)]
+struct SubjectLimiter {
+    type_name: &'static str,
+    resolve: SubjectResolver,
+}
+
+/// A subject limiter's closure: `None` when the value is not of its type.
+type SubjectResolver = Arc<dyn Fn(&dyn Any) -> Option<Limit> + Send + Sync>;
+
+type SubjectLimiters = Arc<RwLock<HashMap<String, SubjectLimiter>>>;
+
 /// Laravel's `RateLimiter`: counts per key in a backend, and holds the named limiters the
 /// `throttle:<name>` middleware uses. Cheap to clone; clones share everything.
 #[derive(Clone)]
 pub struct RateLimiter {
     backend: Arc<dyn LimiterBackend>,
     named: Arc<RwLock<HashMap<String, LimitResolver>>>,
+    subjects: SubjectLimiters,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -276,6 +291,7 @@ impl RateLimiter {
         Self {
             backend: Arc::new(backend),
             named: Arc::default(),
+            subjects: Arc::default(),
         }
     }
 
@@ -324,6 +340,62 @@ impl RateLimiter {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(name)
             .cloned()
+    }
+
+    /// Register the named limiter `name` for values of type `T` rather than requests: a
+    /// queued job's `rate_limited(name)` middleware computes its limit from the job (Laravel's
+    /// `RateLimiter::for('backups', fn ($job) => …)`). Replaces an earlier one of the same
+    /// name; request limiters of that name ([`RateLimiter::define`]) are separate.
+    ///
+    /// ```
+    /// # use foundry_cache::limiter::{Limit, RateLimiter};
+    /// # let limiter = RateLimiter::memory(foundry_core::Clock::system());
+    /// struct Backup { user_id: i64 }
+    /// limiter.define_for("backups", |job: &Backup| Limit::per_hour(1).by(job.user_id.to_string()));
+    /// let limit = limiter.limit_for("backups", &Backup { user_id: 7 }, "Backup").unwrap();
+    /// assert_eq!(limit.map(|l| l.key), Some("7".to_owned()));
+    /// ```
+    pub fn define_for<T, F>(&self, name: &str, resolve: F)
+    where
+        T: Any,
+        F: Fn(&T) -> Limit + Send + Sync + 'static,
+    {
+        let limiter = SubjectLimiter {
+            type_name: std::any::type_name::<T>(),
+            resolve: Arc::new(move |subject: &dyn Any| subject.downcast_ref::<T>().map(&resolve)),
+        };
+        self.subjects
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(name.to_owned(), limiter);
+    }
+
+    /// The limit the named limiter `name` ([`RateLimiter::define_for`]) gives `subject`;
+    /// `None` when no such limiter is defined. `subject_name` names the value in the error
+    /// when the limiter was defined for another type.
+    pub fn limit_for(
+        &self,
+        name: &str,
+        subject: &dyn Any,
+        subject_name: &str,
+    ) -> CacheResult<Option<Limit>> {
+        let limiter = self
+            .subjects
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .cloned();
+        let Some(limiter) = limiter else {
+            return Ok(None);
+        };
+        match (limiter.resolve)(subject) {
+            Some(limit) => Ok(Some(limit)),
+            None => Err(CacheError::InvalidLimit(format!(
+                "the rate limiter `{name}` is defined for `{}` (RateLimiter::define_for), not \
+                 for `{subject_name}`; define a limiter of another name for it",
+                limiter.type_name
+            ))),
+        }
     }
 
     /// Every named limiter, sorted.
@@ -439,13 +511,20 @@ impl RateLimiter {
     }
 }
 
-/// The client's IP from the connection's peer address (`ConnectInfo`), or `"unknown"` when the
-/// server did not record one. Headers like `X-Forwarded-For` are not trusted here: behind a
-/// proxy, resolve the client in your own limiter closure.
+/// The client's IP: the one a trusted proxy forwarded (the kernel records it only for peers in
+/// `[http] trusted_proxies`), else the connection's peer address (`ConnectInfo`), else
+/// `"unknown"` when the server recorded neither. A client's own `X-Forwarded-For` is never
+/// believed, so it cannot pick its own bucket.
 pub fn client_ip(request: &http::request::Parts) -> String {
     request
         .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
+        .get::<foundry_core::client::Forwarded>()
+        .and_then(|forwarded| forwarded.ip)
+        .or_else(|| {
+            request
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip().to_canonical())
+        })
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }

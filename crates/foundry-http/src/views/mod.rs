@@ -356,7 +356,7 @@ impl ViewsBuilder {
                 && !value.is_safe()
                 && let Some(text) = value.as_str()
             {
-                return Ok(out.write_str(&crate::render::escape(text))?);
+                return Ok(crate::render::escape_into(out, text)?);
             }
             minijinja::escape_formatter(out, state, value)
         });

@@ -9,6 +9,10 @@
 //! connection of their own). A row whose reservation is older than `retry_after` is available
 //! again: that is how a job whose worker died runs again.
 //!
+//! A worker's acknowledgements ride along with its next reservation: one transaction on
+//! SQLite, one statement on PostgreSQL, which commits without waiting for the WAL flush (see
+//! `RELAXED`).
+//!
 //! Statuses: `queued` and `running` are read off the `jobs` row itself; final statuses go to
 //! `job_statuses` in the same transaction that deletes the row.
 
@@ -34,6 +38,9 @@ pub struct DatabaseDriver {
     last_sweep_ms: std::sync::atomic::AtomicI64,
     /// Wakes workers of this process at once when this process pushes.
     arrived: Notify,
+    /// SQLite: this process's writes take turns here, so they queue in memory instead of in
+    /// SQLite's busy handler, which sleeps at least a millisecond per retry.
+    writing: tokio::sync::Mutex<()>,
     #[cfg(feature = "postgres")]
     listener: tokio::sync::Mutex<Option<sqlx::postgres::PgListener>>,
 }
@@ -63,6 +70,7 @@ impl DatabaseDriver {
             retry_after_ms: super::millis(config.retry_after_secs),
             last_sweep_ms: std::sync::atomic::AtomicI64::new(0),
             arrived: Notify::new(),
+            writing: tokio::sync::Mutex::new(()),
             #[cfg(feature = "postgres")]
             listener: tokio::sync::Mutex::new(None),
         }
@@ -72,11 +80,25 @@ impl DatabaseDriver {
         self.clock.unix_millis()
     }
 
-    /// Reserve up to `max` jobs of `queue`: expired reservations first (looked for at most
-    /// once a second, so a busy queue is not slowed by the sweep), then ready jobs in the
-    /// order they became available, both walking the `(queue, reserved_at, available_at, id)`
-    /// index.
-    async fn reserve(&self, queue: &str, max: usize) -> QueueResult<Vec<Reserved>> {
+    /// Take this process's turn to write (SQLite only; PostgreSQL writers do not wait on
+    /// each other here).
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.db.backend() {
+            Backend::Sqlite => Some(self.writing.lock().await),
+            Backend::Postgres => None,
+        }
+    }
+
+    /// Reserve up to `max` jobs of `queue`, finishing the succeeded jobs `done` in the same
+    /// transaction: expired reservations first (looked for at most once a second, so a busy
+    /// queue is not slowed by the sweep), then ready jobs in the order they became available,
+    /// both walking the `(queue, reserved_at, available_at, id)` index.
+    async fn reserve(
+        &self,
+        queue: &str,
+        max: usize,
+        mut done: &[Reserved],
+    ) -> QueueResult<Vec<Reserved>> {
         let now = self.now();
         let mut jobs = Vec::new();
         let last = self
@@ -92,18 +114,24 @@ impl DatabaseDriver {
                     max,
                     "reserved_at <= ?",
                     Value::from(stale),
-                    "reserved_at, id",
+                    "reserved_at, available_at, id",
+                    done,
                 )
                 .await?;
+            done = &[];
         }
-        if jobs.len() < max {
+        if jobs.len() < max || !done.is_empty() {
             let ready = self
                 .reserve_where(
                     queue,
                     max - jobs.len(),
                     "reserved_at IS NULL AND available_at <= ?",
                     Value::from(now),
-                    "available_at, id",
+                    // `reserved_at` first although it is NULL on every row: PostgreSQL does not
+                    // treat `IS NULL` as an equality, so without it the ORDER BY does not match
+                    // the index and every ready row is fetched and sorted to find the first few.
+                    "reserved_at, available_at, id",
+                    done,
                 )
                 .await?;
             jobs.extend(ready);
@@ -118,40 +146,62 @@ impl DatabaseDriver {
         condition: &str,
         bound: Value,
         order: &str,
+        done: &[Reserved],
     ) -> QueueResult<Vec<Reserved>> {
         let now = self.now();
-        let values = vec![
-            Value::from(now),
-            Value::from(queue.to_owned()),
-            bound,
-            Value::from(i64::try_from(max).unwrap_or(i64::MAX)),
-        ];
-        let rows: Vec<(i64, String, String, String, i32)> = match self.db.backend() {
+        type Returned = (i64, String, String, String, i32);
+        let rows: Vec<Returned> = match self.db.backend() {
             Backend::Postgres => {
-                self.db
-                    .select(
-                        &format!(
-                            "UPDATE jobs SET reserved_at = ?, attempts = attempts + 1 WHERE id IN (\
-                             SELECT id FROM jobs WHERE queue = ? AND {condition} ORDER BY {order} \
-                             LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING id, uuid, queue, payload, attempts"
-                        ),
-                        values,
-                    )
-                    .await?
+                // One statement, one commit, whose text does not change with the number of jobs
+                // acknowledged (so each pooled connection prepares it once per limit): the
+                // acknowledgements ride along as CTEs (`PG_FINISH`). The limit is written out:
+                // bound, PostgreSQL finds the generic plan of `LIMIT $n` dearer than a custom
+                // one and plans the statement again on every execution. CTEs all see the rows as
+                // they were before the statement, so a job acknowledged after its reservation
+                // expired is excluded by hand, or it would be reserved again. The commit does
+                // not wait for the WAL flush (`RELAXED`); the LEFT JOIN from the one-row
+                // `relaxed` runs set_config even when nothing is reserved (that row of NULLs is
+                // dropped below).
+                let sql = format!(
+                    "WITH {PG_FINISH}, reserved AS (\
+                     UPDATE jobs SET reserved_at = ?, attempts = attempts + 1 WHERE id IN (\
+                     SELECT id FROM jobs WHERE queue = ? AND {condition} \
+                     AND id NOT IN (SELECT id FROM finished) ORDER BY {order} \
+                     LIMIT {max} FOR UPDATE SKIP LOCKED) RETURNING id, uuid, queue, payload, attempts) \
+                     SELECT r.id, r.uuid, r.queue, r.payload, r.attempts \
+                     FROM (SELECT {RELAXED}) AS relaxed LEFT JOIN reserved r ON true"
+                );
+                let mut values = pg_finish_values(done, JobStatus::Succeeded, now);
+                values.extend([Value::from(now), Value::from(queue.to_owned()), bound]);
+                let rows: Vec<MaybeReserved> = self.db.select(&sql, values).await?;
+                rows.into_iter()
+                    .filter_map(|(id, uuid, queue, payload, attempts)| {
+                        Some((id?, uuid?, queue?, payload?, attempts?))
+                    })
+                    .collect()
             }
             Backend::Sqlite => {
+                let finished =
+                    (!done.is_empty()).then(|| finish_statements(done, JobStatus::Succeeded, now));
+                // The limit is written out, not bound: SQLite plans with a bound LIMIT's value
+                // and prepares the statement again whenever it changes (every other round here).
+                let reserve = format!(
+                    "UPDATE jobs SET reserved_at = ?, attempts = attempts + 1 WHERE id IN (\
+                     SELECT id FROM jobs WHERE queue = ? AND {condition} ORDER BY {order} \
+                     LIMIT {max}) RETURNING id, uuid, queue, payload, attempts"
+                );
+                let values = vec![Value::from(now), Value::from(queue.to_owned()), bound];
+                let _turn = self.write_turn().await;
                 self.db
                     .transaction_with(immediate(), |tx| {
-                        let values = values.clone();
-                        let sql = format!(
-                            "UPDATE jobs SET reserved_at = ?, attempts = attempts + 1 WHERE id IN (\
-                             SELECT id FROM jobs WHERE queue = ? AND {condition} ORDER BY {order} \
-                             LIMIT ?) RETURNING id, uuid, queue, payload, attempts"
-                        );
+                        let (values, reserve, finished) =
+                            (values.clone(), reserve.clone(), finished.clone());
                         async move {
-                            tx.select(&sql, values)
-                            .await
-                            .map_err(QueueError::from)
+                            if let Some(f) = finished {
+                                tx.statement(&f.delete, f.ids).await?;
+                                tx.statement(&f.upsert, f.statuses).await?;
+                            }
+                            tx.select(&reserve, values).await.map_err(QueueError::from)
                         }
                     })
                     .await?
@@ -209,6 +259,81 @@ impl DatabaseDriver {
     }
 }
 
+/// PostgreSQL: reservations and acknowledgements commit without waiting for the WAL to reach
+/// the disk (`synchronous_commit = off` for that transaction only). A server crash may forget
+/// the last ones (a fraction of a second's worth): a forgotten acknowledgement means the job
+/// runs again, a forgotten reservation that it is available again, which at-least-once
+/// delivery allows. Pushes keep the server's setting, so a dispatched job is never lost.
+const RELAXED: &str = "set_config('synchronous_commit', 'off', true)";
+
+/// A row of PostgreSQL's reserve statement: all NULL when nothing was reserved.
+type MaybeReserved = (
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i32>,
+);
+
+/// PostgreSQL: CTEs that finish the jobs given as one JSON parameter (`[{"id", "uuid"}]`, see
+/// [`pg_finish_values`]): delete their rows (`finished`, their ids) and record their final
+/// status. `= ANY(ARRAY(…))` keeps the delete on the primary key whatever the planner guesses
+/// about the JSON.
+const PG_FINISH: &str = "done AS (SELECT * FROM json_to_recordset(?::json) AS d(id bigint, uuid text)), \
+     finished AS (DELETE FROM jobs WHERE id = ANY(ARRAY(SELECT id FROM done)) RETURNING id), \
+     statuses AS (INSERT INTO job_statuses (uuid, status, updated_at) SELECT uuid, ?, ? FROM done \
+     ON CONFLICT (uuid) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at)";
+
+/// The values of [`PG_FINISH`] for `done`.
+fn pg_finish_values(done: &[Reserved], status: JobStatus, now: i64) -> Vec<Value> {
+    let done: Vec<serde_json::Value> = done
+        .iter()
+        .map(|job| {
+            serde_json::json!({
+                "id": job.handle.parse::<i64>().unwrap_or_default(),
+                "uuid": job.uuid,
+            })
+        })
+        .collect();
+    vec![
+        Value::from(serde_json::Value::Array(done).to_string()),
+        Value::from(status.as_str()),
+        Value::from(now),
+    ]
+}
+
+/// SQLite: the statements that finish `done`: delete their rows, record their final status.
+#[derive(Clone)]
+struct Finish {
+    delete: String,
+    ids: Vec<Value>,
+    upsert: String,
+    statuses: Vec<Value>,
+}
+
+fn finish_statements(done: &[Reserved], status: JobStatus, now: i64) -> Finish {
+    let marks = vec!["?"; done.len()].join(", ");
+    let rows = vec!["(?, ?, ?)"; done.len()].join(", ");
+    let mut statuses = Vec::with_capacity(done.len() * 3);
+    for job in done {
+        statuses.push(Value::from(job.uuid.clone()));
+        statuses.push(Value::from(status.as_str()));
+        statuses.push(Value::from(now));
+    }
+    Finish {
+        delete: format!("DELETE FROM jobs WHERE id IN ({marks})"),
+        ids: done
+            .iter()
+            .map(|j| Value::from(j.handle.parse::<i64>().unwrap_or_default()))
+            .collect(),
+        upsert: format!(
+            "INSERT INTO job_statuses (uuid, status, updated_at) VALUES {rows} \
+             ON CONFLICT (uuid) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at"
+        ),
+        statuses,
+    }
+}
+
 fn batch_of(row: &Row) -> QueueResult<BatchRecord> {
     let ids: String = row.get("failed_job_ids")?;
     let options: Option<String> = row.get("options")?;
@@ -237,6 +362,7 @@ impl QueueDriver for DatabaseDriver {
     fn push(&self, jobs: Vec<NewJob>) -> BoxFuture<'_, QueueResult<()>> {
         Box::pin(async move {
             let now = self.now();
+            let _turn = self.write_turn().await;
             // One statement per chunk: a batch of a thousand jobs is a few round trips.
             for chunk in jobs.chunks(100) {
                 let mut sql = String::from(
@@ -255,10 +381,11 @@ impl QueueDriver for DatabaseDriver {
                     values.push(Value::from(now));
                 }
                 if self.db.backend() == Backend::Postgres {
-                    // Idle workers of every process wake up; identical notifications in one
-                    // statement are delivered once.
+                    // Idle workers of every process wake up: one notification per queue and
+                    // statement, not one per job.
                     let sql = format!(
-                        "WITH pushed AS ({sql} RETURNING queue) SELECT pg_notify('{CHANNEL}', queue) FROM pushed"
+                        "WITH pushed AS ({sql} RETURNING queue) \
+                         SELECT pg_notify('{CHANNEL}', queue) FROM (SELECT DISTINCT queue FROM pushed) q"
                     );
                     self.db.statement(&sql, values).await?;
                 } else {
@@ -281,7 +408,7 @@ impl QueueDriver for DatabaseDriver {
                 if out.len() >= max {
                     break;
                 }
-                out.extend(self.reserve(queue, max - out.len()).await?);
+                out.extend(self.reserve(queue, max - out.len(), &[]).await?);
             }
             Ok(out)
         })
@@ -307,6 +434,7 @@ impl QueueDriver for DatabaseDriver {
                     .await?;
                 return Ok(());
             }
+            let _turn = self.write_turn().await;
             self.db
                 .transaction_with(immediate(), |tx| async move {
                     tx.statement("DELETE FROM jobs WHERE id = ?", vec![id.into()])
@@ -327,47 +455,45 @@ impl QueueDriver for DatabaseDriver {
             if jobs.is_empty() {
                 return Ok(());
             }
-            let now = self.now();
-            // One statement each for the deletes and the statuses, one commit for all.
-            let marks = vec!["?"; jobs.len()].join(", ");
-            let delete = format!("DELETE FROM jobs WHERE id IN ({marks})");
-            let ids: Vec<Value> = jobs
-                .iter()
-                .map(|j| Value::from(j.handle.parse::<i64>().unwrap_or_default()))
-                .collect();
-            let rows = vec!["(?, ?, ?)"; jobs.len()].join(", ");
-            let upsert = format!(
-                "INSERT INTO job_statuses (uuid, status, updated_at) VALUES {rows} \
-                 ON CONFLICT (uuid) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at"
-            );
-            let mut statuses = Vec::with_capacity(jobs.len() * 3);
-            for job in jobs {
-                statuses.push(Value::from(job.uuid.clone()));
-                statuses.push(Value::from(status.as_str()));
-                statuses.push(Value::from(now));
-            }
             if self.db.backend() == Backend::Postgres {
-                let sql = format!("WITH finished AS ({delete}) {upsert}");
-                let mut values = ids;
-                values.extend(statuses);
-                self.db.statement(&sql, values).await?;
+                let sql = format!("WITH {PG_FINISH} SELECT {RELAXED}");
+                let values = pg_finish_values(jobs, status, self.now());
+                let _: Vec<String> = self.db.select(&sql, values).await?;
                 return Ok(());
             }
+            // One statement each for the deletes and the statuses, one commit for all.
+            let f = finish_statements(jobs, status, self.now());
+            let _turn = self.write_turn().await;
             self.db
                 .transaction_with(immediate(), |tx| {
-                    let (delete, upsert, ids, statuses) = (
-                        delete.clone(),
-                        upsert.clone(),
-                        ids.clone(),
-                        statuses.clone(),
-                    );
+                    let f = f.clone();
                     async move {
-                        tx.statement(&delete, ids).await?;
-                        tx.statement(&upsert, statuses).await?;
+                        tx.statement(&f.delete, f.ids).await?;
+                        tx.statement(&f.upsert, f.statuses).await?;
                         Ok::<_, QueueError>(())
                     }
                 })
                 .await
+        })
+    }
+
+    fn finish_and_pop<'a>(
+        &'a self,
+        done: &'a [Reserved],
+        queues: &'a [String],
+        max: usize,
+    ) -> BoxFuture<'a, QueueResult<Vec<Reserved>>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            let mut done = done;
+            for queue in queues {
+                if out.len() >= max && done.is_empty() {
+                    break;
+                }
+                out.extend(self.reserve(queue, max - out.len(), done).await?);
+                done = &[];
+            }
+            Ok(out)
         })
     }
 
@@ -378,6 +504,7 @@ impl QueueDriver for DatabaseDriver {
     ) -> BoxFuture<'a, QueueResult<()>> {
         Box::pin(async move {
             let id: i64 = job.handle.parse().unwrap_or_default();
+            let _turn = self.write_turn().await;
             self.db
                 .statement(
                     "UPDATE jobs SET reserved_at = NULL, available_at = ? WHERE id = ?",

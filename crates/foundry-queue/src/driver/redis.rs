@@ -5,7 +5,8 @@
 //! expires, and a `:notify` list that wakes idle workers. Push, pop, finish, release and cancel
 //! are Lua scripts (`redis::Script`, run by EVALSHA), so each is atomic. Pop first moves due
 //! delayed jobs and expired reservations back to the ready list: that is how a job whose
-//! worker died runs again after `retry_after`.
+//! worker died runs again after `retry_after`. Before that it finishes the jobs the worker
+//! acknowledges with this pop, so one script per round trip does both.
 //!
 //! A list entry is `attempts|uuid|payload`: the scripts count attempts and find the job's
 //! status key without decoding the JSON. Times come from the app's clock (passed to every
@@ -52,6 +53,13 @@ local function migrate(from, to, now)
       redis.call('rpush', to, unpack(due, i, math.min(i + 99, #due)))
     end
   end
+end
+for i = 7, 6 + tonumber(ARGV[6]) * 2, 2 do
+  local job = ARGV[i + 1]
+  local a = string.find(job, '|', 1, true)
+  local b = string.find(job, '|', a + 1, true)
+  redis.call('zrem', ARGV[i], job)
+  redis.call('set', ARGV[4] .. string.sub(job, a + 1, b - 1), 'succeeded', 'EX', ARGV[5])
 end
 migrate(KEYS[2], KEYS[1], ARGV[1])
 migrate(KEYS[3], KEYS[1], ARGV[1])
@@ -216,9 +224,13 @@ impl RedisDriver {
         format!("{}batch:{id}", self.prefix)
     }
 
-    /// The reserved-set member of a reservation (what POP returned).
-    fn member(job: &Reserved) -> String {
-        format!("{}|{}|{}", job.attempts, job.uuid, job.payload)
+    /// The reserved-set member of a reservation: the entry POP returned, kept as the handle.
+    fn member(job: &Reserved) -> std::borrow::Cow<'_, str> {
+        if job.handle.is_empty() {
+            format!("{}|{}|{}", job.attempts, job.uuid, job.payload).into()
+        } else {
+            job.handle.as_str().into()
+        }
     }
 }
 
@@ -232,13 +244,13 @@ fn unreachable(host: &str, reason: &str) -> QueueError {
     }
 }
 
-fn parse_reserved(entry: &str, queue: &str) -> Option<Reserved> {
+fn parse_reserved(entry: String, queue: &str) -> Option<Reserved> {
     let mut parts = entry.splitn(3, '|');
     let attempts = parts.next()?.parse().ok()?;
     let uuid = parts.next()?.to_owned();
     let payload = parts.next()?.to_owned();
     Some(Reserved {
-        handle: String::new(),
+        handle: entry,
         uuid,
         queue: queue.to_owned(),
         payload,
@@ -289,33 +301,7 @@ impl QueueDriver for RedisDriver {
         queues: &'a [String],
         max: usize,
     ) -> BoxFuture<'a, QueueResult<Vec<Reserved>>> {
-        Box::pin(async move {
-            let now = self.clock.unix_millis();
-            let mut conn = self.conn.clone();
-            let mut out = Vec::new();
-            for queue in queues {
-                if out.len() >= max {
-                    break;
-                }
-                let key = self.queue_key(queue);
-                let entries: Vec<String> = self
-                    .scripts
-                    .pop
-                    .key(&key)
-                    .key(format!("{key}:delayed"))
-                    .key(format!("{key}:reserved"))
-                    .arg(now)
-                    .arg(now.saturating_add(self.retry_after_ms))
-                    .arg(max - out.len())
-                    .arg(self.status_prefix())
-                    .arg(STATUS_TTL_SECS)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(|e| self.err(&e))?;
-                out.extend(entries.iter().filter_map(|e| parse_reserved(e, queue)));
-            }
-            Ok(out)
-        })
+        self.finish_and_pop(&[], queues, max)
     }
 
     fn finish<'a>(
@@ -329,7 +315,7 @@ impl QueueDriver for RedisDriver {
                 .finish
                 .key(format!("{}:reserved", self.queue_key(&job.queue)))
                 .key(format!("{}{}", self.status_prefix(), job.uuid))
-                .arg(Self::member(job))
+                .arg(Self::member(job).as_ref())
                 .arg(status.as_str())
                 .arg(STATUS_TTL_SECS)
                 .invoke_async::<i64>(&mut conn)
@@ -354,7 +340,7 @@ impl QueueDriver for RedisDriver {
                 invocation
                     .key(format!("{}:reserved", self.queue_key(&job.queue)))
                     .key(format!("{}{}", self.status_prefix(), job.uuid))
-                    .arg(Self::member(job))
+                    .arg(Self::member(job).as_ref())
                     .arg(status.as_str());
             }
             invocation
@@ -363,6 +349,58 @@ impl QueueDriver for RedisDriver {
                 .await
                 .map_err(|e| self.err(&e))?;
             Ok(())
+        })
+    }
+
+    fn finish_and_pop<'a>(
+        &'a self,
+        done: &'a [Reserved],
+        queues: &'a [String],
+        max: usize,
+    ) -> BoxFuture<'a, QueueResult<Vec<Reserved>>> {
+        Box::pin(async move {
+            let now = self.clock.unix_millis();
+            let mut conn = self.conn.clone();
+            let mut out = Vec::new();
+            // The first script finishes `done` before it looks for expired reservations.
+            let mut done = done;
+            for queue in queues {
+                if out.len() >= max && done.is_empty() {
+                    break;
+                }
+                let key = self.queue_key(queue);
+                let mut invocation = self.scripts.pop.key(&key);
+                invocation
+                    .key(format!("{key}:delayed"))
+                    .key(format!("{key}:reserved"))
+                    .arg(now)
+                    .arg(now.saturating_add(self.retry_after_ms))
+                    .arg(max - out.len())
+                    .arg(self.status_prefix())
+                    .arg(STATUS_TTL_SECS)
+                    .arg(done.len());
+                let mut reserved_keys: Vec<(&str, String)> = Vec::new();
+                for job in done {
+                    let at = match reserved_keys.iter().position(|(q, _)| *q == job.queue) {
+                        Some(at) => at,
+                        None => {
+                            let key = format!("{}:reserved", self.queue_key(&job.queue));
+                            reserved_keys.push((&job.queue, key));
+                            reserved_keys.len() - 1
+                        }
+                    };
+                    invocation
+                        .arg(&reserved_keys[at].1)
+                        .arg(Self::member(job).as_ref());
+                }
+                done = &[];
+                let entries: Vec<String> = invocation
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(|e| self.err(&e))?;
+                out.extend(entries.into_iter().filter_map(|e| parse_reserved(e, queue)));
+            }
+            Ok(out)
         })
     }
 
@@ -379,7 +417,7 @@ impl QueueDriver for RedisDriver {
                 .key(format!("{key}:reserved"))
                 .key(format!("{key}:delayed"))
                 .key(format!("{}{}", self.status_prefix(), job.uuid))
-                .arg(Self::member(job))
+                .arg(Self::member(job).as_ref())
                 .arg(available_at_ms)
                 .arg(STATUS_TTL_SECS)
                 .invoke_async::<i64>(&mut conn)

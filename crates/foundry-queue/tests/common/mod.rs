@@ -17,8 +17,9 @@ use foundry_core::Clock;
 use foundry_db::migrate::{MigrateOptions, Migrator};
 use foundry_db::{ConnectionConfig as DbConnection, Db};
 use foundry_queue::{
-    Backoff, ConnectionConfig, DatabaseConfig, Job, JobContext, JobRegistry, JobResult,
-    MemoryConfig, QueueConfig, QueueEvent, QueueManager, Worker, WorkerOptions, WorkerReport,
+    Backoff, ConnectionConfig, DatabaseConfig, Job, JobContext, JobMiddleware, JobRegistry,
+    JobResult, MemoryConfig, QueueConfig, QueueEvent, QueueManager, Worker, WorkerOptions,
+    WorkerReport, rate_limited, without_overlapping,
 };
 use futures_util::FutureExt;
 use serde::{Deserialize, Serialize};
@@ -65,6 +66,24 @@ pub struct TestJob {
     pub timeout_ms: Option<u64>,
     #[serde(default)]
     pub unique: Option<String>,
+    /// Record `<label> end` once `handle` is done (to see runs overlap or not).
+    #[serde(default)]
+    pub record_end: bool,
+    /// Job middleware: `rate_limited(name)`.
+    #[serde(default)]
+    pub rate_limiter: Option<String>,
+    /// Job middleware: `without_overlapping(key)`.
+    #[serde(default)]
+    pub overlap: Option<String>,
+    /// The middleware's `release_after`, in milliseconds.
+    #[serde(default)]
+    pub release_after_ms: Option<u64>,
+    /// The middleware's `dont_release()`.
+    #[serde(default)]
+    pub dont_release: bool,
+    /// `without_overlapping`'s `expire_after`, in milliseconds.
+    #[serde(default)]
+    pub expire_after_ms: Option<u64>,
 }
 
 impl Job for TestJob {
@@ -74,6 +93,9 @@ impl Job for TestJob {
         record(&self.tag, format!("{}#{}", self.label, ctx.attempt()));
         if self.sleep_ms > 0 {
             tokio::time::sleep(Duration::from_millis(self.sleep_ms)).await;
+        }
+        if self.record_end {
+            record(&self.tag, format!("{} end", self.label));
         }
         if self.fail_now {
             ctx.fail(format!("{} gave up", self.label));
@@ -105,6 +127,35 @@ impl Job for TestJob {
         self.unique.clone()
     }
 
+    fn middleware(&self) -> Vec<JobMiddleware> {
+        let release_after = self.release_after_ms.map(Duration::from_millis);
+        let mut middleware = Vec::new();
+        if let Some(name) = &self.rate_limiter {
+            let mut rate = rate_limited(name);
+            if let Some(delay) = release_after {
+                rate = rate.release_after(delay);
+            }
+            if self.dont_release {
+                rate = rate.dont_release();
+            }
+            middleware.push(rate.into());
+        }
+        if let Some(key) = &self.overlap {
+            let mut overlap = without_overlapping(key.clone());
+            if let Some(delay) = release_after {
+                overlap = overlap.release_after(delay);
+            }
+            if self.dont_release {
+                overlap = overlap.dont_release();
+            }
+            if let Some(ms) = self.expire_after_ms {
+                overlap = overlap.expire_after(Duration::from_millis(ms));
+            }
+            middleware.push(overlap.into());
+        }
+        middleware
+    }
+
     async fn failed(&self, _ctx: &JobContext, error: &str) {
         record(&self.tag, format!("failed({}): {error}", self.label));
     }
@@ -131,9 +182,37 @@ impl Job for Callback {
     }
 }
 
+/// Waits (up to 10 s) until job `id` has succeeded, then records whether it saw that.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AwaitSuccess {
+    pub tag: String,
+    pub label: String,
+    pub id: String,
+}
+
+impl Job for AwaitSuccess {
+    const NAME: &'static str = "await_success";
+
+    async fn handle(&self, ctx: &JobContext) -> JobResult {
+        for _ in 0..500 {
+            if ctx.queue_manager().status(&self.id).await?
+                == Some(foundry_queue::JobStatus::Succeeded)
+            {
+                record(&self.tag, format!("{} saw it succeed", self.label));
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        record(&self.tag, format!("{} gave up", self.label));
+        Ok(())
+    }
+}
+
 pub fn registry() -> JobRegistry {
     let mut jobs = JobRegistry::new();
-    jobs.register::<TestJob>().register::<Callback>();
+    jobs.register::<TestJob>()
+        .register::<Callback>()
+        .register::<AwaitSuccess>();
     jobs
 }
 
