@@ -5,7 +5,8 @@
 //! SQLite (a file in a temp dir, with `synchronous = "normal"` and with the default `full`) and
 //! memory always; PostgreSQL when `FOUNDRY_TEST_DATABASE_URL`
 //! is set (in a schema of its own), Redis when `FOUNDRY_TEST_REDIS_URL` is set and the `redis`
-//! feature is on. `JOBS` sets the number of jobs per driver (default 20000).
+//! feature is on. `JOBS` sets the number of jobs per driver (default 20000); `DRIVERS` (a
+//! comma-separated list such as `postgres,redis`) runs only those drivers.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -50,7 +51,10 @@ async fn throughput(queue: QueueManager, jobs: u64) -> f64 {
     let worker = Worker::new(
         queue.clone(),
         WorkerOptions {
-            concurrency: 8,
+            concurrency: std::env::var("CONC")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(8),
             max_jobs: jobs,
             sleep: Duration::from_millis(50),
             ..WorkerOptions::default()
@@ -79,6 +83,11 @@ async fn migrated(db: &Db) {
         .expect("queue tables");
 }
 
+/// Whether `DRIVERS` (unset: every driver) asks for `driver`.
+fn wanted(driver: &str) -> bool {
+    std::env::var("DRIVERS").map_or(true, |list| list.split(',').any(|d| d.trim() == driver))
+}
+
 fn report(driver: &str, per_s: f64) {
     println!("RESULT queue_{driver}_jobs_per_s {per_s:.0} jobs/s");
 }
@@ -90,18 +99,23 @@ async fn main() {
         .and_then(|j| j.parse().ok())
         .unwrap_or(20_000);
 
-    report(
-        "memory",
-        throughput(
-            manager(ConnectionConfig::Memory(MemoryConfig::default())),
-            jobs,
-        )
-        .await,
-    );
+    if wanted("memory") {
+        report(
+            "memory",
+            throughput(
+                manager(ConnectionConfig::Memory(MemoryConfig::default())),
+                jobs,
+            )
+            .await,
+        );
+    }
 
     // The queue's SQLite connection as docs/queues.md advises (`synchronous = "normal"`), then
     // with SQLite's default (`full`: every commit waits for the disk).
     for (driver, synchronous) in [("sqlite", "normal"), ("sqlite_full", "full")] {
+        if !wanted(driver) {
+            continue;
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = foundry_db::ConnectionConfig::new(format!(
             "sqlite://{}",
@@ -119,7 +133,7 @@ async fn main() {
 
     if let Some(url) = std::env::var("FOUNDRY_TEST_DATABASE_URL")
         .ok()
-        .filter(|u| !u.is_empty())
+        .filter(|u| !u.is_empty() && wanted("postgres"))
     {
         let admin = Db::connect(&url).await.expect("PostgreSQL");
         let schema = format!("foundry_queue_bench_{}", std::process::id());
@@ -147,7 +161,7 @@ async fn main() {
     #[cfg(feature = "redis")]
     if let Some(url) = std::env::var("FOUNDRY_TEST_REDIS_URL")
         .ok()
-        .filter(|u| !u.is_empty())
+        .filter(|u| !u.is_empty() && wanted("redis"))
     {
         let prefix = format!("foundry_queue_bench_{}:", std::process::id());
         let queue = manager(ConnectionConfig::Redis(foundry_queue::RedisConfig {

@@ -2,6 +2,7 @@
 //! with their timeout, retries with backoff, stores final failures, continues chains and
 //! batches, and stops gracefully (running jobs finish) when its shutdown future resolves.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -100,6 +101,41 @@ enum Outcome {
 /// worker's other slots are busy; then it is acknowledged on its own.
 const ACK_DELAY: Duration = Duration::from_millis(20);
 
+/// How many slot-fulls of jobs a worker reserves ahead of its free slots when its jobs outpace
+/// its round trips (see [`Pace`]). Each round trip to the queue has a fixed cost (on
+/// PostgreSQL, a statement and its commit) that dwarfs a fast job: reserving ahead spreads it
+/// over up to four times as many jobs.
+const AHEAD_GENERATIONS: usize = 3;
+
+/// How fast the worker's jobs run against its round trips to the queue. When every job settled
+/// since the last reservation took less time than that reservation's round trip, the round
+/// trips are what limit the worker: it then reserves up to [`AHEAD_GENERATIONS`] ×
+/// `concurrency` jobs ahead of its free slots. Slow jobs never lead to reserving ahead, so a
+/// job reserved ahead waits behind at most a few generations of jobs that were fast.
+#[derive(Debug, Default)]
+struct Pace {
+    /// The last reservation's round trip.
+    round_trip: Duration,
+    /// The slowest job settled since then (`None`: none yet, so no evidence either way).
+    slowest: Option<Duration>,
+}
+
+impl Pace {
+    fn jobs_outpace_round_trips(&self) -> bool {
+        self.slowest
+            .is_some_and(|slowest| slowest < self.round_trip)
+    }
+
+    fn settled(&mut self, took: Duration) {
+        self.slowest = Some(self.slowest.map_or(took, |s| s.max(took)));
+    }
+
+    fn reserved(&mut self, round_trip: Duration) {
+        self.round_trip = round_trip;
+        self.slowest = None;
+    }
+}
+
 /// A queue worker.
 #[derive(Clone)]
 pub struct Worker {
@@ -167,6 +203,10 @@ impl Worker {
         let mut report = WorkerReport::default();
         let mut taken: u64 = 0;
         let mut running: JoinSet<Settled> = JoinSet::new();
+        // Jobs reserved ahead of free slots (see `Pace`): they take the next free slots, and
+        // the worker runs them before it stops, as it lets running jobs finish.
+        let mut ahead: VecDeque<Reserved> = VecDeque::new();
+        let mut pace = Pace::default();
         // Succeeded jobs waiting to be acknowledged: finished together, with the next pop when
         // there is one, otherwise before waiting (a job done but not yet acknowledged when the
         // worker dies runs again, as any unacknowledged job does).
@@ -176,13 +216,18 @@ impl Worker {
         tracing::info!(connection = connection.name(), queues = %queues.join(","), concurrency, "worker started");
         loop {
             while let Some(done) = running.try_join_next() {
-                settle(done, &mut report, &mut done_jobs);
+                settle(done, &mut report, &mut done_jobs, &mut pace);
             }
             let limit_reached = (options.max_jobs > 0 && taken >= options.max_jobs)
                 || (options.once && taken >= 1)
                 || options.max_time.is_some_and(|max| started.elapsed() >= max);
             if stopping || limit_reached {
                 break;
+            }
+            while running.len() < concurrency
+                && let Some(job) = ahead.pop_front()
+            {
+                self.start(&mut running, &connection, job);
             }
             if pause.paused() {
                 if (options.stop_when_empty || options.once) && running.is_empty() {
@@ -191,19 +236,20 @@ impl Worker {
                 tokio::select! {
                     () = tokio::time::sleep(options.sleep) => {}
                     done = running.join_next(), if !running.is_empty() => {
-                        if let Some(done) = done { settle(done, &mut report, &mut done_jobs); }
+                        if let Some(done) = done { settle(done, &mut report, &mut done_jobs, &mut pace); }
                     }
                     () = &mut shutdown => stopping = true,
                 }
                 continue;
             }
             let free = concurrency - running.len();
-            // Take jobs in batches: with at least half the slots busy, wait for more to free
-            // up instead of paying a round trip per job.
-            if free < concurrency.div_ceil(2) && !running.is_empty() {
+            // Take jobs in batches: with at least half the slots busy (or jobs reserved ahead
+            // still waiting for one), wait for more to free up instead of paying a round trip
+            // per job.
+            if (free < concurrency.div_ceil(2) || !ahead.is_empty()) && !running.is_empty() {
                 tokio::select! {
                     done = running.join_next() => {
-                        if let Some(done) = done { settle(done, &mut report, &mut done_jobs); }
+                        if let Some(done) = done { settle(done, &mut report, &mut done_jobs, &mut pace); }
                     }
                     () = &mut shutdown => stopping = true,
                     // Slow jobs: the ones already done do not wait for the next pop.
@@ -214,16 +260,21 @@ impl Worker {
                 continue;
             }
             let mut want = free as u64;
+            if pace.jobs_outpace_round_trips() {
+                want += (concurrency * AHEAD_GENERATIONS) as u64;
+            }
             if options.max_jobs > 0 {
                 want = want.min(options.max_jobs - taken);
             }
             if options.once {
                 want = 1;
             }
+            let asked = Instant::now();
             let popped = connection
                 .driver()
                 .finish_and_pop(&done_jobs, &queues, want as usize)
                 .await;
+            pace.reserved(asked.elapsed());
             let jobs = match popped {
                 Ok(jobs) => {
                     done_jobs.clear();
@@ -245,7 +296,7 @@ impl Worker {
                 tokio::select! {
                     () = connection.driver().wait(&queues, options.sleep) => {}
                     done = running.join_next(), if !running.is_empty() => {
-                        if let Some(done) = done { settle(done, &mut report, &mut done_jobs); }
+                        if let Some(done) = done { settle(done, &mut report, &mut done_jobs, &mut pace); }
                     }
                     () = &mut shutdown => stopping = true,
                 }
@@ -253,11 +304,20 @@ impl Worker {
             }
             for job in jobs {
                 taken += 1;
-                let manager = self.manager.clone();
-                let connection = connection.clone();
-                let options = options.clone();
-                running.spawn(async move { process(&manager, &connection, &options, job).await });
+                if running.len() < concurrency {
+                    self.start(&mut running, &connection, job);
+                } else {
+                    ahead.push_back(job);
+                }
             }
+        }
+        while let Some(job) = ahead.pop_front() {
+            if running.len() >= concurrency
+                && let Some(done) = running.join_next().await
+            {
+                settle(done, &mut report, &mut done_jobs, &mut pace);
+            }
+            self.start(&mut running, &connection, job);
         }
         if !running.is_empty() {
             tracing::info!(
@@ -266,7 +326,7 @@ impl Worker {
             );
         }
         while let Some(done) = running.join_next().await {
-            settle(done, &mut report, &mut done_jobs);
+            settle(done, &mut report, &mut done_jobs, &mut pace);
         }
         acknowledge(&connection, &mut done_jobs).await;
         tracing::info!(
@@ -277,18 +337,33 @@ impl Worker {
         );
         Ok(report)
     }
+
+    /// Run `job` in a slot of `running`.
+    fn start(&self, running: &mut JoinSet<Settled>, connection: &Connection, job: Reserved) {
+        let manager = self.manager.clone();
+        let connection = connection.clone();
+        let options = self.options.clone();
+        running.spawn(async move {
+            let started = Instant::now();
+            let (outcome, job) = process(&manager, &connection, &options, job).await;
+            (outcome, job, started.elapsed())
+        });
+    }
 }
 
-/// A job's outcome, and the job itself when it succeeded and waits to be acknowledged.
-type Settled = (Outcome, Option<Reserved>);
+/// A job's outcome, the job itself when it succeeded and waits to be acknowledged, and how
+/// long it took.
+type Settled = (Outcome, Option<Reserved>, Duration);
 
 fn settle(
     done: Result<Settled, tokio::task::JoinError>,
     report: &mut WorkerReport,
     done_jobs: &mut Vec<Reserved>,
+    pace: &mut Pace,
 ) {
-    let (outcome, job) = done.unwrap_or((Outcome::Failed, None));
+    let (outcome, job, took) = done.unwrap_or((Outcome::Failed, None, Duration::MAX));
     report.add(outcome);
+    pace.settled(took);
     done_jobs.extend(job);
 }
 
@@ -422,7 +497,7 @@ async fn process(
     connection: &Connection,
     options: &WorkerOptions,
     job: Reserved,
-) -> Settled {
+) -> (Outcome, Option<Reserved>) {
     match process_inner(manager, connection, options, &job).await {
         Ok(Outcome::Succeeded) => (Outcome::Succeeded, Some(job)),
         Ok(outcome) => (outcome, None),
@@ -795,4 +870,28 @@ pub(crate) async fn run_inline(
         job: payload.name,
         message: exception,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_reserves_ahead_only_when_its_jobs_were_faster_than_the_round_trip() {
+        let mut pace = Pace::default();
+        assert!(!pace.jobs_outpace_round_trips(), "no evidence yet");
+        pace.reserved(Duration::from_millis(2));
+        assert!(!pace.jobs_outpace_round_trips(), "nothing settled since");
+        pace.settled(Duration::from_micros(50));
+        pace.settled(Duration::from_micros(300));
+        assert!(pace.jobs_outpace_round_trips());
+        // One slow job is enough to stop.
+        pace.settled(Duration::from_millis(5));
+        assert!(!pace.jobs_outpace_round_trips());
+        // Each reservation starts the comparison again.
+        pace.reserved(Duration::from_millis(10));
+        assert!(!pace.jobs_outpace_round_trips());
+        pace.settled(Duration::from_millis(1));
+        assert!(pace.jobs_outpace_round_trips());
+    }
 }

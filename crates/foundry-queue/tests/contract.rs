@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::Harness;
 use foundry_queue::{
-    Backoff, Dispatched, JobStatus, NewJob, QueueError, QueueEvent, WorkerOptions,
+    Backoff, Dispatched, JobStatus, NewJob, QueueError, QueueEvent, Worker, WorkerOptions,
 };
 
 driver_tests!(
@@ -33,6 +33,8 @@ driver_tests!(
     bulk_dispatch_and_worker_limits,
     finish_and_pop_acknowledges_and_reserves_in_one_go,
     a_finished_job_is_acknowledged_while_slow_ones_run,
+    fast_jobs_never_run_more_than_concurrency_at_once,
+    a_stopping_worker_runs_every_job_it_reserved,
 );
 
 async fn dispatch_runs_jobs_in_order(h: Harness) {
@@ -857,4 +859,82 @@ async fn a_finished_job_is_acknowledged_while_slow_ones_run(h: Harness) {
             "w2 saw it succeed"
         ]
     );
+}
+
+/// Fast jobs make the worker reserve ahead of its free slots: still never more than
+/// `concurrency` run at once, and each runs once.
+async fn fast_jobs_never_run_more_than_concurrency_at_once(h: Harness) {
+    let labels: Vec<String> = (0..60).map(|i| format!("f{i}")).collect();
+    h.queue
+        .bulk(
+            None,
+            labels.iter().map(|label| common::TestJob {
+                record_end: true,
+                ..h.job(label)
+            }),
+        )
+        .await
+        .unwrap();
+    let report = h
+        .work_with(WorkerOptions {
+            concurrency: 3,
+            ..WorkerOptions::default()
+        })
+        .await;
+    assert_eq!(report.succeeded, 60, "{report:?}");
+    let log = h.log();
+    let mut running = 0;
+    let mut started = Vec::new();
+    for line in &log {
+        if line.ends_with(" end") {
+            running -= 1;
+        } else {
+            running += 1;
+            assert!(running <= 3, "more than 3 at once: {log:?}");
+            started.push(line.trim_end_matches("#1").to_owned());
+        }
+    }
+    started.sort_unstable();
+    let mut expected = labels.clone();
+    expected.sort_unstable();
+    assert_eq!(started, expected, "each job ran once");
+}
+
+/// A worker asked to stop runs the jobs it has reserved (running or reserved ahead) before it
+/// returns: none is left reserved, to wait for `retry_after`.
+async fn a_stopping_worker_runs_every_job_it_reserved(h: Harness) {
+    let jobs: Vec<common::TestJob> = (0..80).map(|i| h.job(&format!("s{i}"))).collect();
+    let ids = h.queue.bulk(None, jobs).await.unwrap();
+    assert_eq!(ids.len(), 80);
+    let tag = h.tag.clone();
+    // Stop once some jobs ran: the worker is then mid-stream, with jobs reserved.
+    let stop = async move {
+        while common::log(&tag).len() < 10 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    let report = Worker::new(
+        h.queue.clone(),
+        WorkerOptions {
+            concurrency: 4,
+            sleep: Duration::from_millis(20),
+            ..WorkerOptions::default()
+        },
+    )
+    .run(stop)
+    .await
+    .unwrap();
+    let mut succeeded = 0;
+    for id in &ids {
+        match h.queue.status(id).await.unwrap() {
+            Some(JobStatus::Succeeded) => succeeded += 1,
+            Some(JobStatus::Queued) => {}
+            other => panic!(
+                "job {id} left {other:?} after the worker stopped ({})",
+                h.driver
+            ),
+        }
+    }
+    assert_eq!(succeeded, report.succeeded, "{report:?}");
+    assert_eq!(h.log().len() as u64, report.succeeded);
 }
