@@ -28,7 +28,9 @@ fn audited<S>(sql: S) -> AssertSqlSafe<S> {
 /// per query, or built once and cached (a model's `find`), which then costs no allocation.
 #[derive(Clone)]
 pub(crate) enum Sql {
-    /// Built for this query.
+    /// Built for this query. `Arc<String>`, not `Arc<str>`: sqlx takes it as is, where
+    /// `Arc<str>` would copy the text once more.
+    #[allow(clippy::rc_buffer)]
     Built(Arc<String>),
     /// Built once and kept.
     Cached(Arc<str>),
