@@ -7,12 +7,12 @@
 //! [`Db::raw`] / [`Db::statement`] with its values bound separately. No value from a request
 //! is ever formatted into SQL text. Do not call `AssertSqlSafe` anywhere else in this crate.
 
+use std::sync::Arc;
+
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use sea_query::Values;
 use sea_query_sqlx::SqlxValues;
-use std::sync::Arc;
-
 use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
 
 use crate::connection::{Db, Pool};
