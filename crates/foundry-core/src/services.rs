@@ -37,6 +37,9 @@ use crate::context::AppContext;
 use crate::error::{Error, Result};
 
 type AnyArc = Arc<dyn Any + Send + Sync>;
+/// Maps keyed by `TypeId`, looked up on every `Service<T>` extraction: foldhash hashes the
+/// id in a few instructions where SipHash takes ~100.
+type TypeMap<V> = HashMap<TypeId, V, foldhash::fast::FixedState>;
 type Factory = Arc<dyn Fn(&Services) -> Result<AnyArc> + Send + Sync>;
 
 #[derive(Clone)]
@@ -75,7 +78,7 @@ struct Entry {
 /// Collects bindings during service providers' `register` phase.
 #[derive(Default)]
 pub struct ServicesBuilder {
-    entries: HashMap<TypeId, Entry>,
+    entries: TypeMap<Entry>,
 }
 
 impl ServicesBuilder {
@@ -142,7 +145,7 @@ where
 /// The frozen registry; cheap to clone.
 #[derive(Clone, Default)]
 pub struct Services {
-    entries: Arc<HashMap<TypeId, Entry>>,
+    entries: Arc<TypeMap<Entry>>,
 }
 
 impl fmt::Debug for Services {
@@ -163,7 +166,11 @@ impl Services {
     /// Scoped services need a request: resolve them with the [`Service`] extractor or
     /// [`Services::get_scoped`].
     pub fn get<T: Send + Sync + 'static>(&self) -> Result<Arc<T>> {
-        let entry = self.entry::<T>()?;
+        self.resolve(self.entry::<T>()?)
+    }
+
+    /// Resolve a singleton or transient `entry` (bound for `T`).
+    fn resolve<T: Send + Sync + 'static>(&self, entry: &Entry) -> Result<Arc<T>> {
         match &entry.binding {
             Binding::Singleton(value) => Ok(downcast(value.clone())),
             Binding::Transient(factory) => factory(self).map(downcast),
@@ -177,8 +184,17 @@ impl Services {
     pub fn get_scoped<T: Send + Sync + 'static>(&self, scope: &RequestScope) -> Result<Arc<T>> {
         let entry = self.entry::<T>()?;
         let Binding::Scoped(factory) = &entry.binding else {
-            return self.get::<T>();
+            return self.resolve(entry);
         };
+        self.resolve_scoped(factory, scope)
+    }
+
+    /// A scoped service's instance for the request of `scope`, built by `factory` on first use.
+    fn resolve_scoped<T: Send + Sync + 'static>(
+        &self,
+        factory: &Factory,
+        scope: &RequestScope,
+    ) -> Result<Arc<T>> {
         let id = TypeId::of::<T>();
         if let Some(value) = scope.lock().get(&id) {
             return Ok(downcast(value.clone()));
@@ -252,10 +268,10 @@ pub enum ServiceError {
 
 /// The cache of scoped services for one request; lives in the request's extensions.
 #[derive(Clone, Default)]
-pub struct RequestScope(Arc<Mutex<HashMap<TypeId, AnyArc>>>);
+pub struct RequestScope(Arc<Mutex<TypeMap<AnyArc>>>);
 
 impl RequestScope {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TypeId, AnyArc>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TypeMap<AnyArc>> {
         // A factory that panicked cannot leave the map half-written: inserts are single calls.
         self.0
             .lock()
@@ -297,14 +313,16 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let ctx = AppContext::from_ref(state);
         let services = ctx.services();
-        if services.lifetime_of::<T>() != Some(Lifetime::Scoped) {
-            return services.get::<T>().map(Service);
-        }
+        // One lookup: singletons (the common case) never touch the request's scope.
+        let entry = services.entry::<T>()?;
+        let Binding::Scoped(factory) = &entry.binding else {
+            return services.resolve(entry).map(Service);
+        };
         let scope = parts
             .extensions
             .get_or_insert_default::<RequestScope>()
             .clone();
-        services.get_scoped::<T>(&scope).map(Service)
+        services.resolve_scoped(factory, &scope).map(Service)
     }
 }
 

@@ -7,11 +7,13 @@
 //! [`Db::raw`] / [`Db::statement`] with its values bound separately. No value from a request
 //! is ever formatted into SQL text. Do not call `AssertSqlSafe` anywhere else in this crate.
 
+use std::sync::Arc;
+
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use sea_query::Values;
 use sea_query_sqlx::SqlxValues;
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
 
 use crate::connection::{Db, Pool};
 use crate::error::{DbError, DbResult};
@@ -20,6 +22,47 @@ use crate::transaction::TxConn;
 
 fn audited<S>(sql: S) -> AssertSqlSafe<S> {
     AssertSqlSafe(sql)
+}
+
+/// SQL text on its way to the driver, shared with the error message without a copy: built
+/// per query, or built once and cached (a model's `find`), which then costs no allocation.
+#[derive(Clone)]
+pub(crate) enum Sql {
+    /// Built for this query. `Arc<String>`, not `Arc<str>`: sqlx takes it as is, where
+    /// `Arc<str>` would copy the text once more.
+    #[allow(clippy::rc_buffer)]
+    Built(Arc<String>),
+    /// Built once and kept.
+    Cached(Arc<str>),
+}
+
+impl From<String> for Sql {
+    fn from(sql: String) -> Self {
+        Self::Built(Arc::new(sql))
+    }
+}
+
+impl From<Arc<str>> for Sql {
+    fn from(sql: Arc<str>) -> Self {
+        Self::Cached(sql)
+    }
+}
+
+impl Sql {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Built(sql) => sql,
+            Self::Cached(sql) => sql,
+        }
+    }
+
+    /// The text as the driver takes it (see the audit note above).
+    fn audited(self) -> SqlStr {
+        match self {
+            Self::Built(sql) => audited(sql).into_sql_str(),
+            Self::Cached(sql) => audited(sql).into_sql_str(),
+        }
+    }
 }
 
 /// Widen small integer and float values so every integer binds as `INT8` and every float as
@@ -57,49 +100,47 @@ fn ctx(sql: &str) -> String {
 
 macro_rules! run {
     ($db:expr, $sql:expr, $values:expr, |$q:ident, $e:ident| $body:expr, $wrap_sqlite:expr, $wrap_pg:expr) => {{
-        let sql: String = $sql;
-        tracing::debug!(target: "foundry_db::sql", sql = %sql, "query");
+        let sql: Sql = $sql.into();
+        tracing::debug!(target: "foundry_db::sql", sql = %sql.as_str(), "query");
         $db.shared.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // Shared with the driver, so the text is there for an error message without a copy.
-        let sql = std::sync::Arc::new(sql);
-        let sql_for_error = std::sync::Arc::clone(&sql);
+        let sql_for_error = sql.clone();
         let result = match &$db.tx {
             Some(tx) => {
                 let mut guard = tx.conn.lock().await;
                 match &mut *guard {
                     #[cfg(feature = "postgres")]
                     TxConn::Postgres(t) => {
-                        let $q = sqlx::query_with::<sqlx::Postgres, _>(audited(sql), SqlxValues(normalize($values)));
+                        let $q = sqlx::query_with::<sqlx::Postgres, _>(sql.audited(), SqlxValues(normalize($values)));
                         let $e = &mut **t;
                         $body.map($wrap_pg)
                     }
                     conn => {
                         let $e = conn.sqlite().ok_or(DbError::TransactionFinished)?;
-                        let $q = sqlx::query_with::<sqlx::Sqlite, _>(audited(sql), SqlxValues(normalize($values)));
+                        let $q = sqlx::query_with::<sqlx::Sqlite, _>(sql.audited(), SqlxValues(normalize($values)));
                         $body.map($wrap_sqlite)
                     }
                 }
             }
             None => match &$db.shared.pool {
                 Pool::Sqlite(p) => {
-                    let $q = sqlx::query_with::<sqlx::Sqlite, _>(audited(sql), SqlxValues(normalize($values)));
+                    let $q = sqlx::query_with::<sqlx::Sqlite, _>(sql.audited(), SqlxValues(normalize($values)));
                     let $e = p;
                     $body.map($wrap_sqlite)
                 }
                 #[cfg(feature = "postgres")]
                 Pool::Postgres(p) => {
-                    let $q = sqlx::query_with::<sqlx::Postgres, _>(audited(sql), SqlxValues(normalize($values)));
+                    let $q = sqlx::query_with::<sqlx::Postgres, _>(sql.audited(), SqlxValues(normalize($values)));
                     let $e = p;
                     $body.map($wrap_pg)
                 }
             },
         };
-        result.map_err(|e| DbError::sqlx(ctx(&sql_for_error), e))
+        result.map_err(|e| DbError::sqlx(ctx(sql_for_error.as_str()), e))
     }};
 }
 
 /// Run a statement; returns the number of rows affected.
-pub(crate) async fn execute(db: &Db, sql: String, values: Values) -> DbResult<u64> {
+pub(crate) async fn execute(db: &Db, sql: impl Into<Sql>, values: Values) -> DbResult<u64> {
     run!(
         db,
         sql,
@@ -111,7 +152,7 @@ pub(crate) async fn execute(db: &Db, sql: String, values: Values) -> DbResult<u6
 }
 
 /// Run a query and collect every row.
-pub(crate) async fn fetch_all(db: &Db, sql: String, values: Values) -> DbResult<Vec<Row>> {
+pub(crate) async fn fetch_all(db: &Db, sql: impl Into<Sql>, values: Values) -> DbResult<Vec<Row>> {
     run!(
         db,
         sql,
@@ -129,7 +170,11 @@ pub(crate) async fn fetch_all(db: &Db, sql: String, values: Values) -> DbResult<
 }
 
 /// Run a query and return its first row, if any.
-pub(crate) async fn fetch_optional(db: &Db, sql: String, values: Values) -> DbResult<Option<Row>> {
+pub(crate) async fn fetch_optional(
+    db: &Db,
+    sql: impl Into<Sql>,
+    values: Values,
+) -> DbResult<Option<Row>> {
     run!(
         db,
         sql,

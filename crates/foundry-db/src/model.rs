@@ -499,10 +499,11 @@ pub trait ModelExt: Model {
     ) -> impl Future<Output = DbResult<Self>> + Send {
         let key = key.into();
         async move {
-            let text = key_string(&key);
+            // The key's text only for the error: an integer key clones without allocating.
+            let wanted = key.clone();
             Self::find(db, key).await?.ok_or_else(|| DbError::NotFound {
                 model: Self::NAME.to_owned(),
-                key: text,
+                key: key_string(&wanted),
             })
         }
     }
@@ -786,11 +787,14 @@ pub trait ModelExt: Model {
 
 impl<M: Model> ModelExt for M {}
 
-type SqlCache = std::sync::RwLock<HashMap<(std::any::TypeId, crate::Backend), Arc<str>>>;
+/// Keyed by model and dialect; foldhash, because this lookup runs on every `find`.
+type SqlCache = std::sync::RwLock<
+    HashMap<(std::any::TypeId, crate::Backend), Arc<str>, foldhash::fast::FixedState>,
+>;
 
 /// `SELECT <columns> FROM <table> WHERE <pk> = ? [AND deleted_at IS NULL]`, built once
 /// per model and dialect.
-fn cached_find_sql<M: Model>(db: &Db) -> DbResult<String> {
+fn cached_find_sql<M: Model>(db: &Db) -> DbResult<Arc<str>> {
     static CACHE: std::sync::OnceLock<SqlCache> = std::sync::OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let key = (std::any::TypeId::of::<M>(), db.backend());
@@ -799,7 +803,7 @@ fn cached_find_sql<M: Model>(db: &Db) -> DbResult<String> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .get(&key)
     {
-        return Ok(sql.to_string());
+        return Ok(Arc::clone(sql));
     }
     // No LIMIT: a primary key matches at most one row.
     let query = ModelQuery::<M>::new(db)
@@ -812,10 +816,11 @@ fn cached_find_sql<M: Model>(db: &Db) -> DbResult<String> {
             M::NAME
         )));
     }
+    let sql: Arc<str> = Arc::from(sql);
     cache
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(key, Arc::from(sql.as_str()));
+        .insert(key, Arc::clone(&sql));
     Ok(sql)
 }
 

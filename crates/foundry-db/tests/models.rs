@@ -352,7 +352,11 @@ async fn crud_timestamps_casts_hidden(db: Db) {
     assert_eq!(found.settings, ada.settings);
     assert!(User::find(&db, 999).await.unwrap().is_none());
     let err = User::find_or_fail(&db, 999).await.unwrap_err();
-    assert!(matches!(&err, DbError::NotFound { .. }), "{err}");
+    // The key's text is formatted only for the miss; it must still name the key.
+    assert!(
+        matches!(&err, DbError::NotFound { model, key } if model == "User" && key == "999"),
+        "{err:?}"
+    );
     let http: foundry_core::Error = err.into();
     assert_eq!(http.status().as_u16(), 404);
 
@@ -978,7 +982,21 @@ async fn model_chunks_and_cursor(db: Db) {
     assert!(bad.next().await.unwrap().is_err());
 }
 
+/// A failing `find` (its SQL comes from the per-model cache) still names the statement.
+async fn failing_find_names_its_sql(db: Db) {
+    // No migration: the `users` table does not exist.
+    for _ in 0..2 {
+        let err = User::find(&db, 1).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("query failed: SELECT"), "{text}");
+        assert!(text.contains("users"), "{text}");
+    }
+    let err = User::find_or_fail(&db, 1).await.unwrap_err();
+    assert!(!matches!(err, DbError::NotFound { .. }), "{err:?}");
+}
+
 backend_tests!(
+    failing_find_names_its_sql,
     model_chunks_and_cursor,
     observers,
     crud_timestamps_casts_hidden,
