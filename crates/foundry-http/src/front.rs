@@ -343,10 +343,9 @@ mod tests {
         let ids = RequestIds::new(HeaderName::from_static("x-request-id"));
         let with = |value: &[u8]| {
             let mut request = Request::new(Body::empty());
-            request.headers_mut().insert(
-                "x-request-id",
-                HeaderValue::from_bytes(value).unwrap(),
-            );
+            request
+                .headers_mut()
+                .insert("x-request-id", HeaderValue::from_bytes(value).unwrap());
             ids.for_request(&request)
         };
         assert_eq!(with(b"trace-abc"), "trace-abc");

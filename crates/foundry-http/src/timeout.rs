@@ -92,7 +92,8 @@ where
             return Poll::Ready(result);
         }
         if this.sleep.is_none() {
-            this.sleep.set(Some(tokio::time::sleep_until(*this.deadline)));
+            this.sleep
+                .set(Some(tokio::time::sleep_until(*this.deadline)));
         }
         if let Some(sleep) = this.sleep.as_pin_mut() {
             ready!(sleep.poll(cx));

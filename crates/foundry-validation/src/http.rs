@@ -710,11 +710,6 @@ fn failure(
 }
 
 fn deserialize<T: DeserializeOwned>(value: Value) -> Result<T, ValidationRejection> {
-    // Tracking the path costs a string per key; it is only needed to name the field of a
-    // failure, so the value is read untracked first and again, tracked, when that fails.
-    if let Ok(data) = T::deserialize(&value) {
-        return Ok(data);
-    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();

@@ -256,8 +256,8 @@ impl Core {
             } else {
                 Vec::new()
             };
-            let single = (!field.wildcard)
-                .then(|| (&field.key, path::get(&self.data, &field.segments)));
+            let single =
+                (!field.wildcard).then(|| (&field.key, path::get(&self.data, &field.segments)));
             let keys = single
                 .into_iter()
                 .chain(expanded.iter().map(|(key, found)| (key, *found)));
@@ -1587,13 +1587,15 @@ impl Core {
     /// The validated data, taken out of the validator (its data is left `null`).
     fn take_validated(&mut self, excluded: &[Vec<String>]) -> Value {
         let mut data = std::mem::take(&mut self.data);
-        if let Value::Object(map) = &mut data
-            && self
-                .fields
-                .iter()
-                .all(|f| !f.wildcard && f.segments.len() == 1)
+        if self
+            .fields
+            .iter()
+            .all(|f| !f.wildcard && f.segments.len() == 1)
         {
-            return self.take_top_level(map, excluded);
+            match data {
+                Value::Object(map) => return self.take_top_level(map, excluded),
+                other => data = other,
+            }
         }
         let mut out = Value::Object(Map::new());
         for key in excluded {
@@ -1627,26 +1629,18 @@ impl Core {
     }
 
     /// [`Self::take_validated`] when every field is a plain top-level key (the usual form):
-    /// the values move into the result instead of being copied, as the keys cannot overlap.
-    fn take_top_level(&self, map: &mut Map<String, Value>, excluded: &[Vec<String>]) -> Value {
-        let mut out = Map::new();
-        for field in self.fields.iter() {
-            if is_excluded_segments(excluded, &field.segments) {
-                continue;
-            }
-            let key = &field.segments[0];
-            if self.files.contains_key(key) {
-                continue;
-            }
-            let Some(v) = map.remove(key) else {
-                continue;
-            };
-            if field.array && !v.is_null() && field.has_children {
-                continue;
-            }
-            out.insert(key.clone(), v);
-        }
-        Value::Object(out)
+    /// the keys without a field (or excluded, or files) are dropped from the data in place,
+    /// so nothing is copied.
+    fn take_top_level(&self, mut map: Map<String, Value>, excluded: &[Vec<String>]) -> Value {
+        map.retain(|key, v| {
+            self.fields.iter().any(|field| {
+                field.segments[0] == *key
+                    && !is_excluded_segments(excluded, &field.segments)
+                    && !self.files.contains_key(key)
+                    && !(field.array && !v.is_null() && field.has_children)
+            })
+        });
+        Value::Object(map)
     }
 }
 
