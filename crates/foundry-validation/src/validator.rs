@@ -1633,11 +1633,13 @@ impl Core {
     /// so nothing is copied.
     fn take_top_level(&self, mut map: Map<String, Value>, excluded: &[Vec<String>]) -> Value {
         map.retain(|key, v| {
+            let parent_of_validated_children =
+                |field: &Field| field.array && !v.is_null() && field.has_children;
             self.fields.iter().any(|field| {
                 field.segments[0] == *key
                     && !is_excluded_segments(excluded, &field.segments)
                     && !self.files.contains_key(key)
-                    && !(field.array && !v.is_null() && field.has_children)
+                    && !parent_of_validated_children(field)
             })
         });
         Value::Object(map)
