@@ -32,18 +32,22 @@ rps() { # url [wrk options...]
 added_us() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (1/a - 1/b) * 1e6}'; }
 
 # Instructions executed for `n` keep-alive requests to `url` by a server started under
-# callgrind with `command...`.
+# callgrind with `command...`. With CG_POST_BODY set, the requests are JSON POSTs of that body
+# (readiness is then polled at CG_READY_URL). CG_KEEP=prefix keeps each callgrind output as `prefix.<n>`.
 instructions() { # n url command...
   local n=$1 url=$2; shift 2
   local out; out=$(mktemp)
   command -v valgrind >/dev/null || { echo "installing valgrind" >&2; apt-get install -y valgrind >/dev/null; }
   valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>&1 &
   local vpid=$!
-  for _ in $(seq 1 400); do curl -sf "$url" >/dev/null && break; sleep 0.1; done
-  # One keep-alive connection, n requests.
-  curl -s $(for _ in $(seq 1 "$n"); do printf '%s ' "$url"; done) >/dev/null
+  for _ in $(seq 1 400); do curl -sf "${CG_READY_URL:-$url}" >/dev/null && break; sleep 0.1; done
+  local post=()
+  [ -n "${CG_POST_BODY:-}" ] && post=(-H 'content-type: application/json' --data-raw "$CG_POST_BODY")
+  # One keep-alive connection, n requests (curl sends the same body to every URL).
+  curl -s "${post[@]}" $(for _ in $(seq 1 "$n"); do printf '%s ' "$url"; done) >/dev/null
   kill -INT "$vpid"; sleep 0.3; kill -TERM "$vpid" 2>/dev/null || true; wait "$vpid" || true
-  awk '/^(summary|totals):/ {print $2; exit}' "$out"; rm -f "$out"
+  awk '/^(summary|totals):/ {print $2; exit}' "$out"
+  if [ -n "${CG_KEEP:-}" ]; then mv "$out" "$CG_KEEP.$n"; else rm -f "$out"; fi
 }
 
 # Instructions per request: two runs of different lengths cancel out startup and shutdown.

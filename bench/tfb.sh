@@ -11,12 +11,16 @@
 # Prints `RESULT tfb_<endpoint>_rps`, `RESULT baseline_<endpoint>_rps`,
 # `RESULT tfb_<endpoint>_ratio` (target >= 0.9), idle and peak RSS of each server (peak = the
 # kernel's high-water mark over the whole load), and, unless CALLGRIND=0, callgrind
-# instructions per request for each GET endpoint (the figure that does not move with machine
-# load).
+# instructions per request for each endpoint (`validate` with the valid signup; the figure
+# that does not move with machine load). LOAD=0 skips the wrk load and the RSS figures.
 #
 #   bench/tfb.sh
+#   LOAD=0 ENDPOINTS="plaintext json validate" bench/tfb.sh   # instructions only
 #   ROUNDS=5 DURATION=10 ENDPOINTS="db fortunes" bench/tfb.sh
 #   TFB_DATABASE_URL=postgres://postgres@127.0.0.1:5432/tfb_bench POOL=10 QUERIES=20 bench/tfb.sh
+#
+# CG_KEEP=dir keeps the callgrind outputs (`dir/<server>_<endpoint>.<requests>`) for
+# callgrind_annotate; PORT=n moves the three ports to n, n+1, n+2 (default 18181).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,9 +30,10 @@ PG_URL="${TFB_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tfb_bench}"
 POOL="${POOL:-10}"
 QUERIES="${QUERIES:-20}"
 ENDPOINTS="${ENDPOINTS:-plaintext json db queries updates fortunes validate}"
-APP_PORT=18181
-BASE_PORT=18182
-CG_PORT=18183
+APP_PORT=${PORT:-18181}
+BASE_PORT=$((APP_PORT + 1))
+CG_PORT=$((APP_PORT + 2))
+[ -z "${CG_KEEP:-}" ] || mkdir -p "$CG_KEEP"
 
 cargo build --release --quiet -p tfb -p tfb-baseline
 APP="$CARGO_TARGET_DIR/release/tfb"
@@ -90,6 +95,7 @@ app_idle=$(rss_kb "$app_pid" VmRSS)
 base_idle=$(rss_kb "$base_pid" VmRSS)
 
 declare -A runs=()
+[ "${LOAD:-1}" = 1 ] || ROUNDS=0
 for round in $(seq 1 "$ROUNDS"); do
   for endpoint in $ENDPOINTS; do
     # Alternate which server goes first, so drift in machine load hits both alike.
@@ -103,26 +109,31 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-for endpoint in $ENDPOINTS; do
+for endpoint in $([ "${LOAD:-1}" = 1 ] && echo "$ENDPOINTS"); do
   tfb=$(printf '%s\n' ${runs[tfb_$endpoint]} | median)
   base=$(printf '%s\n' ${runs[baseline_$endpoint]} | median)
   printf 'RESULT tfb_%s_rps %.0f req/s\n' "$endpoint" "$tfb"
   printf 'RESULT baseline_%s_rps %.0f req/s\n' "$endpoint" "$base"
   awk -v a="$tfb" -v b="$base" -v n="$endpoint" 'BEGIN {printf "RESULT tfb_%s_ratio %.3f x\n", n, a/b}'
 done
-awk -v k="$app_idle" 'BEGIN {printf "RESULT tfb_idle_rss %.1f MB\n", k/1024}'
-awk -v k="$(rss_kb "$app_pid" VmHWM)" 'BEGIN {printf "RESULT tfb_peak_rss %.1f MB\n", k/1024}'
-awk -v k="$base_idle" 'BEGIN {printf "RESULT baseline_idle_rss %.1f MB\n", k/1024}'
-awk -v k="$(rss_kb "$base_pid" VmHWM)" 'BEGIN {printf "RESULT baseline_peak_rss %.1f MB\n", k/1024}'
+if [ "${LOAD:-1}" = 1 ]; then
+  awk -v k="$app_idle" 'BEGIN {printf "RESULT tfb_idle_rss %.1f MB\n", k/1024}'
+  awk -v k="$(rss_kb "$app_pid" VmHWM)" 'BEGIN {printf "RESULT tfb_peak_rss %.1f MB\n", k/1024}'
+  awk -v k="$base_idle" 'BEGIN {printf "RESULT baseline_idle_rss %.1f MB\n", k/1024}'
+  awk -v k="$(rss_kb "$base_pid" VmHWM)" 'BEGIN {printf "RESULT baseline_peak_rss %.1f MB\n", k/1024}'
+fi
 cleanup; pids=()
 rm -f "$post_lua"
 
 if [ "${CALLGRIND:-1}" = 1 ]; then
   for endpoint in $ENDPOINTS; do
-    [ "$endpoint" = validate ] && continue  # curl's keep-alive URL list only sends GETs
     url="http://127.0.0.1:$CG_PORT${path[$endpoint]}"
-    tfb_ir=$(per_request "$url" "$APP" serve --port "$CG_PORT")
-    base_ir=$(per_request "$url" "$BASE" "$CG_PORT" "$PG_URL" "$POOL")
+    unset CG_POST_BODY CG_READY_URL
+    if [ "$endpoint" = validate ]; then
+      export CG_POST_BODY="$VALID" CG_READY_URL="http://127.0.0.1:$CG_PORT/plaintext"
+    fi
+    tfb_ir=$(CG_KEEP=${CG_KEEP:+$CG_KEEP/tfb_$endpoint} per_request "$url" "$APP" serve --port "$CG_PORT")
+    base_ir=$(CG_KEEP=${CG_KEEP:+$CG_KEEP/baseline_$endpoint} per_request "$url" "$BASE" "$CG_PORT" "$PG_URL" "$POOL")
     printf 'RESULT tfb_%s_instructions %s instructions/request\n' "$endpoint" "$tfb_ir"
     printf 'RESULT baseline_%s_instructions %s instructions/request\n' "$endpoint" "$base_ir"
   done

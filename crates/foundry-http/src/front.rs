@@ -62,10 +62,23 @@ impl RequestIds {
 
     fn make(&self) -> HeaderValue {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut id = String::with_capacity(self.prefix.len() + 17);
-        id.push_str(&self.prefix);
-        id.push('-');
-        id.push_str(&format!("{n:x}"));
+        // `<prefix>-<n in lowercase hex>`, written by hand: `format!` costs more than the
+        // rest of the id.
+        let mut hex = [0u8; 16];
+        let mut start = hex.len();
+        let mut rest = n;
+        loop {
+            start -= 1;
+            hex[start] = b"0123456789abcdef"[(rest & 0xf) as usize];
+            rest >>= 4;
+            if rest == 0 {
+                break;
+            }
+        }
+        let mut id = Vec::with_capacity(self.prefix.len() + 1 + hex.len() - start);
+        id.extend_from_slice(self.prefix.as_bytes());
+        id.push(b'-');
+        id.extend_from_slice(&hex[start..]);
         HeaderValue::from_maybe_shared(bytes::Bytes::from(id))
             .unwrap_or(HeaderValue::from_static("-"))
     }
@@ -297,5 +310,49 @@ where
             response.headers_mut().insert(ids.header.clone(), id);
         }
         Poll::Ready(Ok(response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_ids_are_the_prefix_and_the_counter_in_lowercase_hex() {
+        let ids = RequestIds::new(HeaderName::from_static("x-request-id"));
+        assert_eq!(ids.prefix.len(), 12);
+        let id = |n: u64| {
+            ids.next.store(n, Ordering::Relaxed);
+            ids.make().to_str().unwrap().to_owned()
+        };
+        for (n, hex) in [
+            (0, "0"),
+            (1, "1"),
+            (10, "a"),
+            (255, "ff"),
+            (0xdead_beef, "deadbeef"),
+            (u64::MAX, "ffffffffffffffff"),
+        ] {
+            assert_eq!(id(n), format!("{}-{hex}", ids.prefix));
+        }
+        assert_eq!(ids.next.load(Ordering::Relaxed), 0, "the counter wraps");
+    }
+
+    #[test]
+    fn a_sane_incoming_id_is_kept_and_anything_else_replaced() {
+        let ids = RequestIds::new(HeaderName::from_static("x-request-id"));
+        let with = |value: &[u8]| {
+            let mut request = Request::new(Body::empty());
+            request
+                .headers_mut()
+                .insert("x-request-id", HeaderValue::from_bytes(value).unwrap());
+            ids.for_request(&request)
+        };
+        assert_eq!(with(b"trace-abc"), "trace-abc");
+        let long = vec![b'a'; 129];
+        for bad in [&b"has space"[..], &long, b"tab\there"] {
+            let made = with(bad);
+            assert!(made.to_str().unwrap().starts_with(&ids.prefix), "{made:?}");
+        }
     }
 }

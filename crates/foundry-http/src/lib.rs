@@ -27,6 +27,7 @@ pub mod server;
 pub mod signed;
 pub mod stack;
 pub mod static_files;
+pub mod timeout;
 #[cfg(feature = "views")]
 pub mod views;
 

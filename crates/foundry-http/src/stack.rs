@@ -10,7 +10,8 @@
 //!    `X-Content-Type-Options`, `Referrer-Policy`, optional `Content-Security-Policy` and
 //!    `Permissions-Policy`, HSTS in production when the app's URL is `https`);
 //! 3. **CORS** (when enabled);
-//! 4. **request timeout** — 503 after `timeout_secs`;
+//! 4. **request timeout** — 503 after `timeout_secs` ([`crate::timeout`]: the timer is armed
+//!    only once a request has to wait);
 //! 5. the body limit for bodies without a declared length (read by `Json`, `Form`, …);
 //! 6. `_method` spoofing, then the router.
 //!
@@ -26,14 +27,13 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::Response;
+use http::Method;
 use http::header::{self, HeaderName, HeaderValue};
-use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder};
 use tower_http::compression::{CompressionBody, CompressionLayer};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 
 use crate::etag::EtagLayer;
 use crate::front::{Front, FrontLayer, RequestIds};
@@ -44,6 +44,7 @@ use crate::observe::{AccessLog, Observer};
 use crate::proxy::TrustedProxies;
 use crate::render::ErrorRenderer;
 use crate::static_files::{StaticFiles, StaticFilesLayer};
+use crate::timeout::TimeoutLayer;
 
 /// `[http]`: the global middleware stack.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -514,10 +515,7 @@ impl Stack {
         let inner = ServiceBuilder::new()
             .layer(self.front.clone())
             .option_layer(self.cors.clone())
-            .option_layer(
-                self.timeout
-                    .map(|t| TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, t)),
-            )
+            .option_layer(self.timeout.map(TimeoutLayer::new))
             .option_layer(self.body_limit.map(DefaultBodyLimit::max))
             .option_layer(self.etag)
             .layer(MethodOverrideLayer)

@@ -107,6 +107,9 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 fn rules() -> ::std::vec::Vec<(::std::string::String, #krate::RuleSpec)> {
                     Self::validation_rules()
                 }
+
+                // The rules are string literals: compile them once.
+                const CACHE_RULES: bool = true;
             }
         }
     });

@@ -1,8 +1,10 @@
 //! HTTP: form requests and the [`Validated`] extractor (JSON bodies, forms, query strings,
 //! multipart uploads with the `multipart` feature).
 
+use std::any::TypeId;
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -18,7 +20,7 @@ use crate::file::UploadedFile;
 use crate::messages::Translator;
 use crate::presence::PresenceVerifier;
 use crate::rule::{IntoRules, Rule};
-use crate::validator::{AsyncValidationError, AsyncValidator};
+use crate::validator::{AsyncValidationError, AsyncValidator, Fields, compile};
 
 /// The rules of one field in a [`FormRequest`]: a rule string or a list of [`Rule`]s.
 #[derive(Debug, Clone)]
@@ -136,6 +138,13 @@ pub trait FormRequest: DeserializeOwned + Send + 'static {
 
     /// Stop at the first failing field (Laravel's `$stopOnFirstFailure`).
     const STOP_ON_FIRST_FAILURE: bool = false;
+
+    /// [`Self::rules`], [`Self::messages`] and [`Self::attributes`] give the same answer on
+    /// every call, so [`Validated`] compiles them once per type and reuses them for every
+    /// request (the input, locale and translator still come from each request). Leave it
+    /// `false` when the rules are computed from something that changes. `#[derive(Validate)]`
+    /// sets it: its rules are string literals.
+    const CACHE_RULES: bool = false;
 }
 
 /// What a non-JSON client gets when validation fails: the hook for Laravel's "redirect back
@@ -350,18 +359,24 @@ where
     if !T::authorize(&ctx) {
         return Err(Error::from_kind(ErrorKind::Forbidden).into());
     }
+    let mut req = req;
+    // Nothing after this extractor sees the request, so the settings are taken, not copied.
     let settings = req
-        .extensions()
-        .get::<ValidationSettings>()
-        .cloned()
+        .extensions_mut()
+        .remove::<ValidationSettings>()
         .unwrap_or_default();
-    let headers = req.headers().clone();
+    // Only an app's failure responder looks at the headers once the body is read.
+    let headers = settings
+        .responder
+        .as_ref()
+        .map(|_| req.headers().clone())
+        .unwrap_or_default();
     let query = req
         .uri()
         .query()
         .map(parse_query)
         .unwrap_or_else(|| Value::Object(Map::new()));
-    let source = source_of(req.method(), &headers)?;
+    let source = source_of(req.method(), req.headers())?;
     let (mut data, files) = match source {
         Source::Query => (query, Vec::new()),
         Source::Json => {
@@ -388,7 +403,11 @@ where
         empty_strings_to_null(&mut data);
     }
     T::prepare_for_validation(&mut data);
-    let old_input = data.clone();
+    // The input is handed back only to an app's failure responder.
+    let old_input = match settings.responder {
+        Some(_) => data.clone(),
+        None => Value::Null,
+    };
     let validator = build_validator::<T>(data, files, &settings).map_err(Error::internal)?;
     let coerce = stringly.then(|| validator.coercions());
     let (result, files) = validator.validate_with_files().await;
@@ -412,10 +431,24 @@ fn build_validator<T: FormRequest>(
     files: Vec<(String, UploadedFile)>,
     settings: &ValidationSettings,
 ) -> Result<AsyncValidator, RuleError> {
-    let mut v = AsyncValidator::new(data, T::rules())?
-        .messages(T::messages())
-        .attributes(T::attributes())
-        .after(T::after);
+    let mut v = if T::CACHE_RULES {
+        let form = compiled::<T>()?;
+        AsyncValidator::for_form(
+            data,
+            form.fields.clone(),
+            form.messages.clone(),
+            form.attributes.clone(),
+            T::after,
+        )
+    } else {
+        AsyncValidator::for_form(
+            data,
+            compile(T::rules())?,
+            T::messages(),
+            T::attributes().into_iter().collect(),
+            T::after,
+        )
+    };
     if T::STOP_ON_FIRST_FAILURE {
         v = v.stop_on_first_failure();
     }
@@ -434,11 +467,36 @@ fn build_validator<T: FormRequest>(
     Ok(v)
 }
 
+/// A form request's rules, messages and attribute names, compiled once.
+struct CompiledForm {
+    fields: Fields,
+    messages: Vec<(String, String)>,
+    attributes: HashMap<String, String>,
+}
+
+/// `T`'s compiled form, made on first use (a rule error is not kept: it is reported again
+/// on every request, as when the rules are built per request).
+fn compiled<T: FormRequest>() -> Result<Arc<CompiledForm>, RuleError> {
+    type Forms = RwLock<HashMap<TypeId, Arc<CompiledForm>>>;
+    static FORMS: OnceLock<Forms> = OnceLock::new();
+    let forms = FORMS.get_or_init(Default::default);
+    let id = TypeId::of::<T>();
+    if let Some(hit) = forms.read().ok().and_then(|f| f.get(&id).cloned()) {
+        return Ok(hit);
+    }
+    let form = Arc::new(CompiledForm {
+        fields: compile(T::rules())?,
+        messages: T::messages(),
+        attributes: T::attributes().into_iter().collect(),
+    });
+    if let Ok(mut f) = forms.write() {
+        f.insert(id, form.clone());
+    }
+    Ok(form)
+}
+
 fn source_of(method: &Method, headers: &HeaderMap) -> Result<Source, Error> {
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.to_ascii_lowercase());
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let Some(ct) = content_type else {
         return Ok(
             if matches!(
@@ -452,13 +510,24 @@ fn source_of(method: &Method, headers: &HeaderMap) -> Result<Source, Error> {
         );
     };
     let mime = ct.split(';').next().unwrap_or("").trim();
-    if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
+    let is = |expected: &str| mime.eq_ignore_ascii_case(expected);
+    let has_prefix = |prefix: &str| {
+        mime.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    let has_suffix = |suffix: &str| {
+        mime.len() >= suffix.len()
+            && mime
+                .get(mime.len() - suffix.len()..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+    };
+    if is("application/json") || (has_prefix("application/") && has_suffix("+json")) {
         return Ok(Source::Json);
     }
-    if mime == "application/x-www-form-urlencoded" {
+    if is("application/x-www-form-urlencoded") {
         return Ok(Source::Form);
     }
-    if mime == "multipart/form-data" {
+    if is("multipart/form-data") {
         #[cfg(feature = "multipart")]
         return Ok(Source::Multipart);
         #[cfg(not(feature = "multipart"))]
@@ -476,7 +545,8 @@ fn source_of(method: &Method, headers: &HeaderMap) -> Result<Source, Error> {
     Err(Error::new(
         ErrorKind::UnsupportedMediaType,
         format!(
-            "Unsupported content type `{mime}`: send application/json, application/x-www-form-urlencoded or multipart/form-data."
+            "Unsupported content type `{}`: send application/json, application/x-www-form-urlencoded or multipart/form-data.",
+            mime.to_ascii_lowercase()
         ),
     ))
 }
@@ -587,6 +657,8 @@ fn listify(v: &mut Value) {
 
 fn merge(base: Value, over: Value) -> Value {
     match (base, over) {
+        // No query string: the body as it is.
+        (Value::Object(a), over @ Value::Object(_)) if a.is_empty() => over,
         (Value::Object(mut a), Value::Object(b)) => {
             for (k, v) in b {
                 a.insert(k, v);

@@ -26,7 +26,11 @@ type AfterHook = Arc<dyn Fn(&Value, &mut ValidationErrors) + Send + Sync>;
 pub(crate) struct Field {
     pub(crate) pattern: String,
     segments: Vec<String>,
+    /// The key of a field without wildcards, made once rather than per validation.
+    key: path::Key,
     wildcard: bool,
+    /// Another field's pattern lies under this one (`items` and `items.*.sku`).
+    has_children: bool,
     rules: Arc<[Rule]>,
     bail: bool,
     sometimes: bool,
@@ -45,6 +49,8 @@ impl Field {
             .iter()
             .position(|r| r.builtin_name() == Some(Name::DateFormat));
         Self {
+            key: path::Key::from_segments(&segments),
+            has_children: false,
             bail: has(Name::Bail),
             sometimes: has(Name::Sometimes),
             nullable: has(Name::Nullable),
@@ -117,9 +123,53 @@ struct RunState {
     excluded: Vec<Vec<String>>,
 }
 
+/// The fields of a rule set, compiled: shared by every validator of a form request whose
+/// rules do not change ([`crate::FormRequest::CACHE_RULES`]).
+pub(crate) type Fields = Arc<[Field]>;
+
+/// Parse `(pattern, rules)` pairs into fields; a pattern given twice has its rules merged,
+/// like Laravel's array of rules.
+pub(crate) fn compile<I, K, R>(rules: I) -> Result<Fields, RuleError>
+where
+    I: IntoIterator<Item = (K, R)>,
+    K: Into<String>,
+    R: IntoRules,
+{
+    let mut fields: Vec<Field> = Vec::new();
+    for (pattern, r) in rules {
+        let pattern = pattern.into();
+        let parsed = r.into_rules().map_err(|e| e.with_field(&pattern))?;
+        if let Some(existing) = fields.iter_mut().find(|f| f.pattern == pattern) {
+            let all: Vec<Rule> = existing
+                .rules
+                .iter()
+                .chain(parsed.iter())
+                .cloned()
+                .collect();
+            *existing = Field::new(pattern, all.into());
+        } else {
+            fields.push(Field::new(pattern, parsed));
+        }
+    }
+    let children: Vec<bool> = fields
+        .iter()
+        .map(|field| {
+            fields.iter().any(|f| {
+                f.pattern.len() > field.pattern.len()
+                    && f.pattern.starts_with(field.pattern.as_str())
+                    && f.pattern.as_bytes()[field.pattern.len()] == b'.'
+            })
+        })
+        .collect();
+    for (field, has_children) in fields.iter_mut().zip(children) {
+        field.has_children = has_children;
+    }
+    Ok(fields.into())
+}
+
 pub(crate) struct Core {
     data: Value,
-    fields: Vec<Field>,
+    fields: Fields,
     files: HashMap<String, UploadedFile>,
     messages: Vec<(String, String)>,
     attributes: HashMap<String, String>,
@@ -128,6 +178,8 @@ pub(crate) struct Core {
     stop_on_first_failure: bool,
     now: Option<NaiveDateTime>,
     after: Vec<AfterHook>,
+    /// A form request's `after`: a plain function, run before the hooks in `after`.
+    form_after: Option<fn(&Value, &mut ValidationErrors)>,
     outcome: Option<RunState>,
 }
 
@@ -138,24 +190,11 @@ impl Core {
         K: Into<String>,
         R: IntoRules,
     {
-        let mut fields: Vec<Field> = Vec::new();
-        for (pattern, r) in rules {
-            let pattern = pattern.into();
-            let parsed = r.into_rules().map_err(|e| e.with_field(&pattern))?;
-            // The same field given twice: merge, like Laravel's array of rules.
-            if let Some(existing) = fields.iter_mut().find(|f| f.pattern == pattern) {
-                let all: Vec<Rule> = existing
-                    .rules
-                    .iter()
-                    .chain(parsed.iter())
-                    .cloned()
-                    .collect();
-                *existing = Field::new(pattern, all.into());
-            } else {
-                fields.push(Field::new(pattern, parsed));
-            }
-        }
-        Ok(Self {
+        Ok(Self::with_fields(data, compile(rules)?))
+    }
+
+    fn with_fields(data: Value, fields: Fields) -> Self {
+        Self {
             data,
             fields,
             files: HashMap::new(),
@@ -166,8 +205,9 @@ impl Core {
             stop_on_first_failure: false,
             now: None,
             after: Vec::new(),
+            form_after: None,
             outcome: None,
-        })
+        }
     }
 
     fn first_async_rule(&self) -> Option<(&str, String)> {
@@ -209,16 +249,19 @@ impl Core {
         verifier: Option<&dyn PresenceVerifier>,
     ) -> Result<RunState, PresenceError> {
         let mut state = RunState::default();
-        'fields: for field in &self.fields {
-            let keys = if field.wildcard {
+        'fields: for field in self.fields.iter() {
+            // A field without wildcards has one key, made when the field was compiled.
+            let expanded = if field.wildcard {
                 path::expand_keys(&self.data, &field.segments)
             } else {
-                vec![(
-                    path::Key::from_segments(&field.segments),
-                    path::get(&self.data, &field.segments),
-                )]
+                Vec::new()
             };
-            for (key, found) in &keys {
+            let single =
+                (!field.wildcard).then(|| (&field.key, path::get(&self.data, &field.segments)));
+            let keys = single
+                .into_iter()
+                .chain(expanded.iter().map(|(key, found)| (key, *found)));
+            for (key, found) in keys {
                 let key_str = key.text();
                 if !state.excluded.is_empty() && is_excluded(&state.excluded, key) {
                     continue;
@@ -253,6 +296,9 @@ impl Core {
                     }
                 }
             }
+        }
+        if let Some(hook) = self.form_after {
+            hook(&self.data, &mut state.errors);
         }
         for hook in &self.after {
             hook(&self.data, &mut state.errors);
@@ -1538,22 +1584,30 @@ impl Core {
 
     // ---- results -------------------------------------------------------------------------
 
-    fn validated(&self, excluded: &[Vec<String>]) -> Value {
+    /// The validated data, taken out of the validator (its data is left `null`).
+    fn take_validated(&mut self, excluded: &[Vec<String>]) -> Value {
+        let mut data = std::mem::take(&mut self.data);
+        if self
+            .fields
+            .iter()
+            .all(|f| !f.wildcard && f.segments.len() == 1)
+        {
+            match data {
+                Value::Object(map) => return self.take_top_level(map, excluded),
+                other => data = other,
+            }
+        }
         let mut out = Value::Object(Map::new());
-        let mut data = self.data.clone();
         for key in excluded {
             path::remove(&mut data, key);
         }
-        for field in &self.fields {
+        for field in self.fields.iter() {
             let keys = if field.wildcard {
                 path::expand(&data, &field.segments)
             } else {
                 vec![field.segments.clone()]
             };
-            let has_children = {
-                let prefix = format!("{}.", field.pattern);
-                self.fields.iter().any(|f| f.pattern.starts_with(&prefix))
-            };
+            let has_children = field.has_children;
             for key in keys {
                 if is_excluded_segments(excluded, &key) {
                     continue;
@@ -1572,6 +1626,23 @@ impl Core {
             }
         }
         out
+    }
+
+    /// [`Self::take_validated`] when every field is a plain top-level key (the usual form):
+    /// the keys without a field (or excluded, or files) are dropped from the data in place,
+    /// so nothing is copied.
+    fn take_top_level(&self, mut map: Map<String, Value>, excluded: &[Vec<String>]) -> Value {
+        map.retain(|key, v| {
+            let parent_of_validated_children =
+                |field: &Field| field.array && !v.is_null() && field.has_children;
+            self.fields.iter().any(|field| {
+                field.segments[0] == *key
+                    && !is_excluded_segments(excluded, &field.segments)
+                    && !self.files.contains_key(key)
+                    && !parent_of_validated_children(field)
+            })
+        });
+        Value::Object(map)
     }
 }
 
@@ -1913,7 +1984,7 @@ impl Validator {
             return Err(ValidationErrors::new());
         };
         if state.errors.is_empty() {
-            Ok(self.core.validated(&state.excluded))
+            Ok(self.core.take_validated(&state.excluded))
         } else {
             Err(state.errors)
         }
@@ -1994,9 +2065,28 @@ impl AsyncValidator {
 
     builder_methods!();
 
+    /// A validator over already compiled fields, with a form request's messages, attribute
+    /// names and `after` hook.
+    pub(crate) fn for_form(
+        data: Value,
+        fields: Fields,
+        messages: Vec<(String, String)>,
+        attributes: HashMap<String, String>,
+        after: fn(&Value, &mut ValidationErrors),
+    ) -> Self {
+        let mut core = Core::with_fields(data, fields);
+        core.messages = messages;
+        core.attributes = attributes;
+        core.form_after = Some(after);
+        Self {
+            core,
+            verifier: None,
+        }
+    }
+
     pub(crate) fn coercions(&self) -> Coercions {
         let mut out = Vec::new();
-        for f in &self.core.fields {
+        for f in self.core.fields.iter() {
             let has = |names: &[Name]| {
                 f.rules
                     .iter()
@@ -2035,13 +2125,13 @@ impl AsyncValidator {
 
     /// Like [`Self::validate`], and hand back the uploaded files.
     pub(crate) async fn validate_with_files(
-        self,
+        mut self,
     ) -> (
         Result<Value, AsyncValidationError>,
         HashMap<String, UploadedFile>,
     ) {
         let result = match self.core.run(self.verifier.as_deref()).await {
-            Ok(state) if state.errors.is_empty() => Ok(self.core.validated(&state.excluded)),
+            Ok(state) if state.errors.is_empty() => Ok(self.core.take_validated(&state.excluded)),
             Ok(state) => Err(AsyncValidationError::Invalid(state.errors)),
             Err(e) => Err(e.into()),
         };
@@ -2049,10 +2139,10 @@ impl AsyncValidator {
     }
 
     /// The validated data, or why not.
-    pub async fn validate(self) -> Result<Value, AsyncValidationError> {
+    pub async fn validate(mut self) -> Result<Value, AsyncValidationError> {
         let state = self.core.run(self.verifier.as_deref()).await?;
         if state.errors.is_empty() {
-            Ok(self.core.validated(&state.excluded))
+            Ok(self.core.take_validated(&state.excluded))
         } else {
             Err(AsyncValidationError::Invalid(state.errors))
         }

@@ -570,3 +570,165 @@ async fn bodies_over_the_limit_are_413() {
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// Rules read from a setting that changes at run time: built on every request.
+static MAX_TITLE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(5);
+
+#[derive(Debug, Deserialize, Serialize)]
+struct Dynamic {
+    title: String,
+}
+
+impl FormRequest for Dynamic {
+    fn rules() -> Vec<(String, RuleSpec)> {
+        let max = MAX_TITLE.load(std::sync::atomic::Ordering::SeqCst);
+        vec![("title".into(), format!("required|max:{max}").into())]
+    }
+}
+
+/// Counts how often its rules are built.
+static STATIC_BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[derive(Debug, Deserialize, Serialize)]
+struct Cached {
+    title: String,
+}
+
+impl FormRequest for Cached {
+    fn rules() -> Vec<(String, RuleSpec)> {
+        STATIC_BUILDS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        vec![("title".into(), "required|max:5".into())]
+    }
+    fn messages() -> Vec<(String, String)> {
+        vec![("title.max".into(), "At most :max for :attribute.".into())]
+    }
+    fn attributes() -> Vec<(String, String)> {
+        vec![("title".into(), "heading".into())]
+    }
+    const CACHE_RULES: bool = true;
+}
+
+#[tokio::test]
+async fn rules_are_built_per_request_unless_cached() {
+    let router = Router::new()
+        .route(
+            "/dynamic",
+            post(|Validated(d): Validated<Dynamic>| async move { Json(d) }),
+        )
+        .route(
+            "/cached",
+            post(|Validated(c): Validated<Cached>| async move { Json(c) }),
+        );
+    let body = r#"{"title": "abcdefgh"}"#;
+    let (status, _, _) = send(router.clone(), json_req("/dynamic", body)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    MAX_TITLE.store(10, std::sync::atomic::Ordering::SeqCst);
+    let (status, _, json) = send(router.clone(), json_req("/dynamic", body)).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json, json!({"title": "abcdefgh"}));
+
+    for _ in 0..3 {
+        let (status, _, json) = send(router.clone(), json_req("/cached", body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(json["errors"]["title"][0], "At most 5 for heading.");
+        let (status, _, json) =
+            send(router.clone(), json_req("/cached", r#"{"title":"ok"}"#)).await;
+        assert_eq!((status, json), (StatusCode::OK, json!({"title": "ok"})));
+    }
+    assert_eq!(
+        STATIC_BUILDS.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "cached rules are built once"
+    );
+}
+
+#[tokio::test]
+async fn content_types_match_without_regard_to_case() {
+    let req = Request::post("/posts")
+        .header(header::CONTENT_TYPE, "Application/JSON; charset=UTF-8")
+        .body(Body::from(r#"{"title": "Hi", "age": 3}"#))
+        .unwrap();
+    let (status, _, json) = send(app(ValidationSettings::default()), req).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let req = Request::post("/posts")
+        .header(header::CONTENT_TYPE, "application/Problem+JSON")
+        .body(Body::from(r#"{"title": "Hi", "age": 3}"#))
+        .unwrap();
+    let (status, _, _) = send(app(ValidationSettings::default()), req).await;
+    assert_eq!(status, StatusCode::OK);
+    let req = Request::post("/posts")
+        .header(header::CONTENT_TYPE, "Application/X-WWW-Form-Urlencoded")
+        .body(Body::from("title=Hi&age=3"))
+        .unwrap();
+    let (status, _, json) = send(app(ValidationSettings::default()), req).await;
+    // Read as a form: the strings arrive (and `age`, without a numeric rule, stays one).
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        json["errors"]["age"][0]
+            .as_str()
+            .unwrap()
+            .contains("invalid type: string \"3\""),
+        "{json}"
+    );
+    let req = Request::post("/posts")
+        .header(header::CONTENT_TYPE, "TEXT/Plain")
+        .body(Body::from("title=x"))
+        .unwrap();
+    let (status, _, json) = send(app(ValidationSettings::default()), req).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(
+        json["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Unsupported content type `text/plain`"),
+        "{json}"
+    );
+}
+
+#[tokio::test]
+async fn only_fields_with_rules_reach_the_validated_data() {
+    #[derive(Debug, Deserialize, Serialize, Validate)]
+    struct Profile {
+        #[validate("required|string")]
+        name: String,
+        #[validate("exclude_if:name,Ada|nullable|string")]
+        nick: Option<String>,
+        // Listed without rules: kept.
+        role: Option<String>,
+    }
+    let router = Router::new().route(
+        "/profile",
+        post(|Validated(p): Validated<Profile>| async move { Json(p) }),
+    );
+    let body = r#"{"name": "Bob", "nick": "b", "role": "admin", "extra": 1}"#;
+    let (status, _, json) = send(router.clone(), json_req("/profile", body)).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json, json!({"name": "Bob", "nick": "b", "role": "admin"}));
+    let body = r#"{"name": "Ada", "nick": "a"}"#;
+    let (_, _, json) = send(router, json_req("/profile", body)).await;
+    assert_eq!(json, json!({"name": "Ada", "nick": null, "role": null}));
+
+    // The validated data itself: keys without rules and excluded keys are dropped.
+    let data = json!({"name": "Ada", "nick": "a", "tags": ["x"], "extra": {"deep": 1}});
+    let validated = foundry_validation::Validator::new(
+        data,
+        [
+            ("name", "required"),
+            ("nick", "exclude_if:name,Ada"),
+            ("tags", "array"),
+            ("missing", "nullable"),
+        ],
+    )
+    .unwrap()
+    .validate()
+    .unwrap();
+    assert_eq!(validated, json!({"name": "Ada", "tags": ["x"]}));
+    // An array whose items have their own rules keeps only the validated item keys.
+    let data = json!({"items": [{"sku": "a", "junk": 1}]});
+    let validated =
+        foundry_validation::Validator::new(data, [("items", "array"), ("items.*.sku", "required")])
+            .unwrap()
+            .validate()
+            .unwrap();
+    assert_eq!(validated, json!({"items": [{"sku": "a"}]}));
+}
