@@ -559,9 +559,11 @@ async fn sqlite_busy_is_retried() {
         .await
         .unwrap();
 
-    // The holder takes the write lock and keeps it for a while.
+    // The holder takes the write lock and keeps it until told to let go.
     let (locked_tx, locked_rx) = tokio::sync::oneshot::channel();
     let locked_tx = Arc::new(Mutex::new(Some(locked_tx)));
+    let let_go = Arc::new(tokio::sync::Notify::new());
+    let holder_let_go = let_go.clone();
     let hold = tokio::spawn(async move {
         holder
             .transaction_with(
@@ -571,12 +573,13 @@ async fn sqlite_busy_is_retried() {
                 },
                 move |tx| {
                     let locked_tx = locked_tx.clone();
+                    let let_go = holder_let_go.clone();
                     async move {
                         tx.statement("INSERT INTO t VALUES (1)", vec![]).await?;
                         if let Some(s) = locked_tx.lock().unwrap().take() {
                             let _ = s.send(());
                         }
-                        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                        let_go.notified().await;
                         Ok::<_, DbError>(())
                     }
                 },
@@ -596,17 +599,25 @@ async fn sqlite_busy_is_retried() {
     // … with many attempts it gets through once the holder commits.
     let attempts = Arc::new(AtomicUsize::new(0));
     let a = attempts.clone();
-    writer
-        .transaction_with(TransactionOptions::default().attempts(1000), move |tx| {
-            let a = a.clone();
-            async move {
-                a.fetch_add(1, Ordering::SeqCst);
-                tx.statement("INSERT INTO t VALUES (3)", vec![]).await?;
-                Ok::<_, DbError>(())
-            }
-        })
-        .await
-        .unwrap();
+    let retrying_writer = writer.clone();
+    let retrying = tokio::spawn(async move {
+        retrying_writer
+            .transaction_with(TransactionOptions::default().attempts(1000), move |tx| {
+                let a = a.clone();
+                async move {
+                    a.fetch_add(1, Ordering::SeqCst);
+                    tx.statement("INSERT INTO t VALUES (3)", vec![]).await?;
+                    Ok::<_, DbError>(())
+                }
+            })
+            .await
+    });
+    // Let go only once the writer has met the lock and tried again.
+    while attempts.load(Ordering::SeqCst) < 2 && !retrying.is_finished() {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let_go.notify_one();
+    retrying.await.unwrap().unwrap();
     hold.await.unwrap().unwrap();
     assert!(attempts.load(Ordering::SeqCst) > 1, "it was retried");
     assert_eq!(writer.table("t").count().await.unwrap(), 2);

@@ -121,11 +121,13 @@ mod tests {
         Ok(out)
     }
 
-    fn app() -> Router {
+    /// A router whose `/slow/{ms}` says when a request entered it, then sleeps `ms`.
+    fn app(entered: std::sync::Arc<tokio::sync::Notify>) -> Router {
         Router::new().route(
             "/slow/{ms}",
             get(
-                |axum::extract::Path(ms): axum::extract::Path<u64>| async move {
+                move |axum::extract::Path(ms): axum::extract::Path<u64>| async move {
+                    entered.notify_one();
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                     "done"
                 },
@@ -138,22 +140,27 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let entered = std::sync::Arc::new(tokio::sync::Notify::new());
         let server = tokio::spawn(serve(
             listener,
-            app(),
+            app(entered.clone()),
             async {
                 stop_rx.await.ok();
             },
-            Duration::from_secs(5),
+            Duration::from_secs(30),
         ));
-        let slow = tokio::spawn(request(addr, "/slow/400"));
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let slow = tokio::spawn(request(addr, "/slow/3000"));
+        entered.notified().await;
         stop_tx.send(()).unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(
-            request(addr, "/slow/0").await.is_err(),
-            "new connections are refused"
-        );
+        // The listener closes at once; the slow request still runs for seconds.
+        let stopped_at = std::time::Instant::now();
+        while tokio::net::TcpStream::connect(addr).await.is_ok() {
+            assert!(
+                stopped_at.elapsed() < Duration::from_secs(2),
+                "new connections are refused"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let response = slow.await.unwrap().unwrap();
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
         assert!(response.ends_with("done"), "{response}");
@@ -162,19 +169,20 @@ mod tests {
 
     #[tokio::test]
     async fn the_grace_period_bounds_the_wait() {
+        let entered = std::sync::Arc::new(tokio::sync::Notify::new());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve(
             listener,
-            app(),
+            app(entered.clone()),
             async {
                 stop_rx.await.ok();
             },
             Duration::from_millis(200),
         ));
         let _slow = tokio::spawn(request(addr, "/slow/10000"));
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        entered.notified().await;
         let stopped_at = std::time::Instant::now();
         stop_tx.send(()).unwrap();
         assert_eq!(server.await.unwrap().unwrap(), Shutdown::GraceExpired);

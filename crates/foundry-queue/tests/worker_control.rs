@@ -350,7 +350,7 @@ async fn without_overlapping_runs_one_job_per_key_at_a_time(c: Case) {
     let labels = ["a", "b", "c", "d"];
     for label in labels {
         let job = TestJob {
-            sleep_ms: 30,
+            sleep_ms: 300,
             record_end: true,
             tries: Some(0),
             release_after_ms: Some(10),
@@ -419,12 +419,13 @@ async fn an_overlap_lock_is_released_when_the_attempt_times_out(c: Case) {
 
 async fn queue_restart_stops_every_worker_after_its_running_job(c: Case) {
     let h = &c.h;
-    // One job per worker: a worker that has taken a job has read the restart value it
-    // compares against, so the restart below cannot land before a worker is watching.
+    // One job per worker (each runs long enough that one worker cannot take both): a worker
+    // that has taken a job has read the restart value it compares against, so the restart
+    // below cannot land before a worker is watching.
     let mut ids = Vec::new();
     for label in ["long", "other"] {
         let job = TestJob {
-            sleep_ms: 300,
+            sleep_ms: 3000,
             record_end: true,
             ..h.job(label)
         };
@@ -570,7 +571,7 @@ async fn an_overlap_lock_lasts_as_long_as_the_attempts_timeout() {
         let c = with_cache(h).await;
         let h = &c.h;
         let job = TestJob {
-            sleep_ms: 300,
+            sleep_ms: 3000,
             timeout_ms: Some(30_000),
             ..overlapping(h, "slow")
         };

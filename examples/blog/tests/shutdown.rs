@@ -43,27 +43,44 @@ fn sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits_0() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let slow = std::thread::spawn(move || get(port, "/_demo/slow?ms=1500"));
-    std::thread::sleep(Duration::from_millis(300));
+    // The request is on the wire before the signal, and a second gives the server ample time
+    // to accept it and enter the handler, which then sleeps for five.
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the blog accepts");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /_demo/slow?ms=5000 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let slow = std::thread::spawn(move || {
+        let mut response = String::new();
+        stream.read_to_string(&mut response).map(|_| response)
+    });
+    std::thread::sleep(Duration::from_millis(1000));
     let signalled = Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill runs");
     assert!(signalled.success());
 
-    std::thread::sleep(Duration::from_millis(300));
-    let refused = TcpStream::connect(("127.0.0.1", port));
-    assert!(
-        refused.is_err(),
-        "new connections are refused after SIGTERM"
-    );
+    // The listener closes at once; the slow request still runs for four more seconds.
+    let signalled_at = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(
+            signalled_at.elapsed() < Duration::from_millis(3500),
+            "new connections are refused after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     let response = slow
         .join()
         .unwrap()
         .expect("the in-flight request completes");
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
-    assert!(response.contains(r#"{"slept_ms":1500}"#), "{response}");
+    assert!(response.contains(r#"{"slept_ms":5000}"#), "{response}");
 
     let output = wait_output(child, Duration::from_secs(20));
     let logs = String::from_utf8_lossy(&output.stdout);

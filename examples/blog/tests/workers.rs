@@ -133,7 +133,7 @@ fn lines(path: &Path) -> Vec<String> {
 #[tokio::test]
 async fn sigterm_finishes_the_running_job_takes_no_more_and_exits_0() {
     let app = App::new().await;
-    let first = app.dispatch_pause(1500).await;
+    let first = app.dispatch_pause(4000).await;
     let second = app.dispatch_pause(10).await;
     let worker = app.worker(&[]);
     app.wait_for_status(&first, JobStatus::Running).await;
@@ -165,7 +165,7 @@ async fn sigterm_finishes_the_running_job_takes_no_more_and_exits_0() {
 #[tokio::test]
 async fn a_job_whose_worker_was_killed_runs_again_after_retry_after() {
     let app = App::new().await;
-    let id = app.dispatch_pause(1500).await;
+    let id = app.dispatch_pause(4000).await;
     let doomed = app.worker(&[]);
     app.wait_for_status(&id, JobStatus::Running).await;
     let reserved_at = Instant::now();
@@ -269,7 +269,7 @@ async fn failed_jobs_are_listed_retried_and_flushed_from_the_command_line() {
 #[tokio::test]
 async fn queue_restart_stops_workers_once_their_running_job_is_done() {
     let app = App::new().await;
-    let first = app.dispatch_pause(3000).await;
+    let first = app.dispatch_pause(8000).await;
     let second = app.dispatch_pause(10).await;
     let worker = app.worker(&[]);
     app.wait_for_status(&first, JobStatus::Running).await;
