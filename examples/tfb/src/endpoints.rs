@@ -2,6 +2,7 @@
 
 use foundry::db::{Db, Model, ModelExt, Value};
 use foundry::http::json_resource::{JsonResource, ResourceResponse};
+use foundry::http::views::Template;
 use foundry::prelude::*;
 use foundry::validation::{Validate, Validated};
 use serde::Deserialize;
@@ -93,17 +94,23 @@ pub async fn updates(
     Ok(WorldResource::collection(&worlds).without_wrapping())
 }
 
+/// The fortunes page, `resources/views/fortunes.html`: a typed view, compiled at build time.
+#[derive(Template)]
+#[template(path = "fortunes.html", askama = foundry::http::views::askama)]
+pub struct FortunesPage {
+    /// Every fortune, sorted by message.
+    pub fortunes: Vec<Fortune>,
+}
+
 /// `GET /fortunes`: every fortune plus one added now, sorted by message, as an HTML table.
-pub async fn fortunes(views: Views, Service(db): Service<Db>) -> Result<View> {
+pub async fn fortunes(Service(db): Service<Db>) -> Result<View> {
     let mut fortunes = Fortune::all(&db).await?;
     fortunes.push(Fortune {
         id: 0,
         message: "Additional fortune added at request time.".to_owned(),
     });
     fortunes.sort_unstable_by(|a, b| a.message.cmp(&b.message));
-    views
-        .render("fortunes", json!({ "fortunes": fortunes }))
-        .await
+    Ok(View::template(&FortunesPage { fortunes })?)
 }
 
 /// What `POST /validate` accepts.

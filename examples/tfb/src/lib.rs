@@ -69,10 +69,6 @@ impl App for Tfb {
     fn root() -> Option<PathBuf> {
         Some(env!("CARGO_MANIFEST_DIR").into())
     }
-
-    fn views() -> foundry::http::views::Embedded {
-        foundry::embed_views!("resources/views")
-    }
 }
 
 /// Migrates and seeds the database on the first run in `local`, so `cargo run -p tfb` serves
