@@ -139,6 +139,7 @@ pub(crate) fn run(args: &ArgMatches, cwd: &Path) -> Result<(), String> {
         ("Cargo.toml", "new/Cargo.toml"),
         ("foundry.toml", "new/foundry.toml"),
         (".env.example", "new/.env.example"),
+        ("askama.toml", "new/askama.toml"),
         (".gitignore", "new/.gitignore"),
         ("src/main.rs", "new/main.rs"),
         ("src/lib.rs", "new/lib.rs"),

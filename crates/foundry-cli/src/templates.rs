@@ -18,6 +18,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/new/env.example.jinja"),
     ),
     (
+        "new/askama.toml",
+        include_str!("../templates/new/askama.toml.jinja"),
+    ),
+    (
         "new/.gitignore",
         include_str!("../templates/new/gitignore.jinja"),
     ),

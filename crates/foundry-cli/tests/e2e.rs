@@ -317,6 +317,12 @@ fn a_web_app_for_postgres_builds_and_passes_its_test() {
     );
     let app = tmp.path().join("e2e-site");
     assert!(app.join("resources/views/welcome.html").is_file());
+    let askama = std::fs::read_to_string(app.join("askama.toml")).unwrap();
+    assert!(
+        askama.contains(r#"dirs = ["resources/views"]"#)
+            && askama.contains("foundry::http::views::HtmlEscaper"),
+        "typed views find resources/views and escape as interpreted views do: {askama}"
+    );
     let env = std::fs::read_to_string(app.join(".env.example")).unwrap();
     assert!(env.contains("FOUNDRY_DATABASE__URL=postgres://"), "{env}");
     ok(
