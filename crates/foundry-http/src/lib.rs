@@ -28,7 +28,7 @@ pub mod signed;
 pub mod stack;
 pub mod static_files;
 pub mod timeout;
-#[cfg(feature = "views")]
+#[cfg(any(feature = "views", feature = "typed-views"))]
 pub mod views;
 
 #[cfg(feature = "db")]
@@ -45,5 +45,7 @@ pub use routing::{Group, RouteError, RouteInfo, Routes};
 pub use server::{Shutdown, serve, shutdown_signal};
 pub use signed::ValidateSignatureLayer;
 pub use stack::{AppService, Hsts, HttpConfig, Stack, StackParts};
+#[cfg(any(feature = "views", feature = "typed-views"))]
+pub use views::View;
 #[cfg(feature = "views")]
-pub use views::{View, Views};
+pub use views::Views;

@@ -106,9 +106,11 @@ pub mod prelude {
     };
     pub use axum::extract::State;
     pub use axum::response::{Html, IntoResponse};
-    pub use foundry_http::{Form, Json, Path, Query};
+    #[cfg(any(feature = "views", feature = "typed-views"))]
+    pub use foundry_http::View;
     #[cfg(feature = "views")]
-    pub use foundry_http::{View, Views};
+    pub use foundry_http::Views;
+    pub use foundry_http::{Form, Json, Path, Query};
 }
 
 /// An application: its routes, services, middleware and commands.

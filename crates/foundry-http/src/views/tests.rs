@@ -1,4 +1,6 @@
 use super::*;
+use axum::response::IntoResponse;
+use http::header::CONTENT_TYPE;
 use foundry_core::config::ConfigLoader;
 use foundry_core::{ErrorKind, ErrorReport};
 use serde_json::json;
