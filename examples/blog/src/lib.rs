@@ -23,6 +23,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 pub mod comments;
+pub mod feed;
 pub mod jobs;
 pub mod migrations;
 pub mod models;
@@ -44,6 +45,8 @@ impl App for Blog {
             .get("/posts/{post}", posts::show_page)
             .name("posts.show")
             .where_number("post")
+            .get("/feed.xml", feed::show)
+            .name("feed")
             .group(
                 |g| g.prefix("/api").name("api.").middleware("api"),
                 |api| {

@@ -6,7 +6,7 @@ use foundry::db::ModelExt;
 use foundry::db::seed::Seeder;
 use foundry_testing::prelude::*;
 
-use blog::models::{Comment, Post};
+use blog::models::{Comment, Post, User};
 
 async fn seeded() -> TestApp {
     let app = TestApp::boot::<blog::Blog>().await;
@@ -261,4 +261,57 @@ async fn html_pages_list_posts_and_show_comments_escaped() {
         .get("/posts/abc")
         .await
         .assert_not_found();
+}
+
+#[tokio::test]
+async fn the_atom_feed_lists_the_newest_posts_escaped_with_absolute_links() {
+    let app = seeded().await;
+    let author = User::query(&app.db()).first().await.unwrap().unwrap();
+    let mut newest = Post::create(
+        &app.db(),
+        json!({"user_id": author.id, "title": "Tips & <tricks>", "body": "x".repeat(300)}),
+    )
+    .await
+    .unwrap();
+    let response = app.get("/feed.xml").await;
+    response
+        .assert_ok()
+        .assert_header("content-type", "application/atom+xml; charset=utf-8");
+    let xml = response.text();
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">"), "{xml}");
+    assert!(xml.contains("<title>RustForge Blog</title>"), "{xml}");
+    assert!(
+        xml.contains("<link rel=\"self\" href=\"http://127.0.0.1:8000/feed.xml\"/>"),
+        "{xml}"
+    );
+    // 12 seeded posts and the new one, newest first; markup in a title is escaped.
+    let entries: Vec<&str> = xml.split("<entry>").skip(1).collect();
+    assert_eq!(entries.len(), 13, "{xml}");
+    assert!(
+        entries[0].contains("<title>Tips &amp; &lt;tricks&gt;</title>"),
+        "{xml}"
+    );
+    let url = format!("http://127.0.0.1:8000/posts/{}", newest.id);
+    assert!(entries[0].contains(&format!("<id>{url}</id>")), "{xml}");
+    assert!(
+        entries[0].contains(&format!("<summary>{}…</summary>", "x".repeat(200))),
+        "a long body is cut to 200 characters: {xml}"
+    );
+    // A trashed post leaves the feed.
+    newest.delete(&app.db()).await.unwrap();
+    let xml = app.get("/feed.xml").await.assert_ok().text();
+    assert_eq!(xml.matches("<entry>").count(), 12, "{xml}");
+    assert!(!xml.contains("tricks"), "{xml}");
+}
+
+#[tokio::test]
+async fn the_feed_of_a_blog_without_posts_is_valid_and_empty() {
+    let app = TestApp::boot::<blog::Blog>().await;
+    let xml = app.get("/feed.xml").await.assert_ok().text();
+    assert!(
+        xml.ends_with("</feed>\n") || xml.ends_with("</feed>"),
+        "{xml}"
+    );
+    assert!(!xml.contains("<entry>"), "{xml}");
+    assert!(xml.contains("<updated>"), "the feed still says when: {xml}");
 }

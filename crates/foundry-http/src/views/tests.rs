@@ -1,8 +1,8 @@
 use super::*;
 use axum::response::IntoResponse;
-use http::header::CONTENT_TYPE;
 use foundry_core::config::ConfigLoader;
 use foundry_core::{ErrorKind, ErrorReport};
+use http::header::CONTENT_TYPE;
 use serde_json::json;
 
 fn config(dir: &Path, vars: &[(&str, &str)]) -> Config {
