@@ -1209,7 +1209,7 @@ impl<M: Model> ModelQuery<M> {
         Ok(q)
     }
 
-    fn select_query(&self) -> DbResult<Query> {
+    pub(crate) fn select_query(&self) -> DbResult<Query> {
         let mut q = self.scoped()?.select(Vec::<String>::new());
         for c in select_columns::<M>() {
             q = q.select_expr(c);
