@@ -1210,10 +1210,7 @@ impl<M: Model> ModelQuery<M> {
     }
 
     pub(crate) fn select_query(&self) -> DbResult<Query> {
-        let mut q = self.scoped()?.select(Vec::<String>::new());
-        for c in select_columns::<M>() {
-            q = q.select_expr(c);
-        }
+        let mut q = self.scoped()?.select_exprs(select_columns::<M>());
         for (name, table, columns) in &self.extras {
             for c in columns {
                 q = q.select_expr(Expr::col((iden(table), iden(c))).binary(
