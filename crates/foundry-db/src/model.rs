@@ -1209,11 +1209,8 @@ impl<M: Model> ModelQuery<M> {
         Ok(q)
     }
 
-    fn select_query(&self) -> DbResult<Query> {
-        let mut q = self.scoped()?.select(Vec::<String>::new());
-        for c in select_columns::<M>() {
-            q = q.select_expr(c);
-        }
+    pub(crate) fn select_query(&self) -> DbResult<Query> {
+        let mut q = self.scoped()?.select_exprs(select_columns::<M>());
         for (name, table, columns) in &self.extras {
             for c in columns {
                 q = q.select_expr(Expr::col((iden(table), iden(c))).binary(

@@ -88,40 +88,44 @@ fn is_placeholder(word: &str) -> bool {
 }
 
 fn inline_trailing_limits(sql: &mut String, values: &mut Values) {
+    use std::fmt::Write as _;
     // Only a clause that ends the statement: " LIMIT ?", " LIMIT $3 OFFSET $4", " OFFSET ?".
+    // Matched without allocating: every model query with a limit passes here.
     let Some(start) = sql.rfind(" LIMIT ").or_else(|| sql.rfind(" OFFSET ")) else {
         return;
     };
-    let words: Vec<&str> = sql[start..].split_whitespace().collect();
-    let keywords: Vec<&str> = match words.as_slice() {
-        ["LIMIT", l] if is_placeholder(l) => vec!["LIMIT"],
-        ["OFFSET", o] if is_placeholder(o) => vec!["OFFSET"],
-        ["LIMIT", l, "OFFSET", o] if is_placeholder(l) && is_placeholder(o) => {
-            vec!["LIMIT", "OFFSET"]
+    let mut words = sql[start..].split_whitespace();
+    let keywords: &[&str] = match (
+        words.next(),
+        words.next(),
+        words.next(),
+        words.next(),
+        words.next(),
+    ) {
+        (Some("LIMIT"), Some(l), None, None, None) if is_placeholder(l) => &["LIMIT"],
+        (Some("OFFSET"), Some(o), None, None, None) if is_placeholder(o) => &["OFFSET"],
+        (Some("LIMIT"), Some(l), Some("OFFSET"), Some(o), None)
+            if is_placeholder(l) && is_placeholder(o) =>
+        {
+            &["LIMIT", "OFFSET"]
         }
         _ => return,
     };
     let Some(tail) = values.0.len().checked_sub(keywords.len()) else {
         return;
     };
-    let numbers: Vec<u64> = values.0[tail..]
-        .iter()
-        .filter_map(|v| match v {
+    let mut numbers = [0u64; 2];
+    for (number, value) in numbers.iter_mut().zip(&values.0[tail..]) {
+        match value {
             // Larger numbers stay bound: the executor saturates them to i64.
-            Value::BigUnsigned(Some(n)) if i64::try_from(*n).is_ok() => Some(*n),
-            _ => None,
-        })
-        .collect();
-    if numbers.len() != keywords.len() {
-        return;
+            Value::BigUnsigned(Some(n)) if i64::try_from(*n).is_ok() => *number = *n,
+            _ => return,
+        }
     }
     values.0.truncate(tail);
     sql.truncate(start);
     for (keyword, number) in keywords.iter().zip(numbers) {
-        sql.push(' ');
-        sql.push_str(keyword);
-        sql.push(' ');
-        sql.push_str(&number.to_string());
+        let _ = write!(sql, " {keyword} {number}");
     }
 }
 
@@ -418,6 +422,12 @@ impl Query {
                 None => self.columns.push(col(c)),
             }
         }
+        self
+    }
+
+    /// Replace the select list with `exprs`, moved in rather than pushed one by one.
+    pub(crate) fn select_exprs(mut self, exprs: Vec<Expr>) -> Self {
+        self.columns = exprs;
         self
     }
 
@@ -810,7 +820,14 @@ impl Query {
         } else {
             s.exprs(std::mem::take(&mut self.columns));
         }
-        self.finish_select(s, backend)
+        // Moved here rather than cloned by `finish_select` (clause order in the text is
+        // sea-query's, not the order of these calls).
+        let orders = std::mem::take(&mut self.orders);
+        let mut s = self.finish_select(s, backend)?;
+        for (e, o) in orders {
+            s.order_by_expr(e, o);
+        }
+        Ok(s)
     }
 
     fn finish_select(&self, mut s: SelectStatement, backend: Backend) -> DbResult<SelectStatement> {

@@ -31,15 +31,18 @@
 //! }
 //! ```
 
+use std::any::TypeId;
 use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use foundry_core::BoxFuture;
+use sea_query::Values;
 use serde_json::{Map, Value as Json};
 
-use crate::connection::Db;
+use crate::connection::{Backend, Db};
 use crate::error::{DbError, DbResult};
+use crate::exec;
 use crate::model::{Constraint, LoadedRelation, Model, ModelExt, ModelQuery};
 use crate::query::{Query, Value};
 
@@ -274,8 +277,7 @@ impl<P: Model, R: Model + ModelExt> RelationImpl<P> for Typed<P, R> {
                     let related = if keys.is_empty() {
                         Vec::new()
                     } else {
-                        constrain(R::query(db).where_in(R::PRIMARY_KEY, keys).with(&nested))
-                            .get()
+                        related_in::<R>(db, R::PRIMARY_KEY, keys, nested, constraint.as_ref())
                             .await?
                     };
                     // Parents pointing at the same row share one loaded value, as in Laravel.
@@ -294,9 +296,7 @@ impl<P: Model, R: Model + ModelExt> RelationImpl<P> for Typed<P, R> {
                 RelationKind::HasOne { foreign_key } | RelationKind::HasMany { foreign_key } => {
                     let keys: Vec<Value> = unique_keys(parents.iter().map(Model::key));
                     let children =
-                        constrain(R::query(db).where_in(foreign_key, keys).with(&nested))
-                            .get()
-                            .await?;
+                        related_in::<R>(db, foreign_key, keys, nested, constraint.as_ref()).await?;
                     let mut groups: KeyMap<Vec<R>> = key_map(parents.len());
                     for child in children {
                         if let Some(k) = child
@@ -357,6 +357,131 @@ impl<P: Model, R: Model + ModelExt> RelationImpl<P> for Typed<P, R> {
             Ok(())
         })
     }
+}
+
+/// `R` rows whose `column` is one of `keys`, with `nested` relations eager loaded, as
+/// `R::query(db).where_in(column, keys).with(nested)` (constrained) returns them.
+async fn related_in<R: Model + ModelExt>(
+    db: &Db,
+    column: &str,
+    keys: Vec<Value>,
+    nested: Vec<String>,
+    constraint: Option<&Constraint>,
+) -> DbResult<Vec<R>> {
+    if constraint.is_none()
+        && let Some(sql) = in_list_sql::<R>(db, column, keys.len())
+    {
+        let rows = exec::fetch_all(db, sql, Values(keys)).await?;
+        let mut models = rows.iter().map(R::from_row).collect::<DbResult<Vec<R>>>()?;
+        drop(rows); // decoded: not held across the nested loads
+        if !nested.is_empty() && !models.is_empty() {
+            let eager: Vec<(String, Option<Constraint>)> =
+                nested.into_iter().map(|n| (n, None)).collect();
+            eager_load(db, &mut models, &eager).await?;
+        }
+        return Ok(models);
+    }
+    let q = R::query(db).where_in(column, keys).with(&nested);
+    match constraint {
+        Some(c) => {
+            let c = c.clone();
+            q.tap(move |inner| c(inner))
+        }
+        None => q,
+    }
+    .get()
+    .await
+}
+
+/// An eager-load query rendered once, split around its `IN (…)` placeholder list.
+struct InListSql {
+    prefix: Box<str>,
+    suffix: Box<str>,
+}
+
+impl InListSql {
+    /// Split `sql`, rendered with one bound value in `column IN (…)` and no other, around
+    /// that placeholder; `None` when it does not occur exactly once.
+    fn split(sql: &str, backend: Backend) -> Option<Self> {
+        let placeholder = match backend {
+            Backend::Sqlite => " IN (?)",
+            Backend::Postgres => " IN ($1)",
+        };
+        let mut found = sql.match_indices(placeholder);
+        let (at, _) = found.next()?;
+        if found.next().is_some() {
+            return None;
+        }
+        let list = at + " IN (".len();
+        let end = at + placeholder.len() - 1;
+        Some(Self {
+            prefix: sql[..list].into(),
+            suffix: sql[end..].into(),
+        })
+    }
+
+    /// The SQL for `n` placeholders, as sea-query writes them (`?, ?` / `$1, $2`).
+    fn render(&self, n: usize, backend: Backend) -> String {
+        use std::fmt::Write as _;
+        let mut sql = String::with_capacity(self.prefix.len() + self.suffix.len() + n * 6);
+        sql.push_str(&self.prefix);
+        for i in 1..=n {
+            if i > 1 {
+                sql.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    let _ = write!(sql, "${i}");
+                }
+            }
+        }
+        sql.push_str(&self.suffix);
+        sql
+    }
+}
+
+/// Templates by related model, dialect and key column (`None`: this query cannot use one).
+type InListCache = std::sync::RwLock<
+    HashMap<(TypeId, Backend), Vec<(Box<str>, Option<InListSql>)>, foldhash::fast::FixedState>,
+>;
+
+/// The SQL of `R::query(db).where_in(column, <n keys>)` without building it through the query
+/// builder each time: eager loading runs this query on every page, and rendering it cost more
+/// than decoding its rows. Only for models without global scopes, whose filters may depend on
+/// more than the model (the soft-delete filter is fixed and stays in the text).
+fn in_list_sql<R: Model + ModelExt>(db: &Db, column: &str, n: usize) -> Option<String> {
+    static CACHE: std::sync::OnceLock<InListCache> = std::sync::OnceLock::new();
+    if n == 0 || !R::global_scopes().is_empty() {
+        return None;
+    }
+    let cache = CACHE.get_or_init(Default::default);
+    let backend = db.backend();
+    let key = (TypeId::of::<R>(), backend);
+    let lookup = |map: &HashMap<_, Vec<(Box<str>, Option<InListSql>)>, _>| {
+        map.get(&key)
+            .and_then(|columns| columns.iter().find(|(c, _)| **c == *column))
+            .map(|(_, template)| template.as_ref().map(|t| t.render(n, backend)))
+    };
+    if let Some(sql) = lookup(&cache.read().unwrap_or_else(PoisonError::into_inner)) {
+        return sql;
+    }
+    // Rendered by the query builder itself, so the text is the same either way.
+    let template = R::query(db)
+        .where_in(column, [Value::BigInt(Some(0))])
+        .select_query()
+        .ok()
+        .map(|q| q.to_sql_with_values())
+        .filter(|(_, values)| values.0.len() == 1)
+        .and_then(|(sql, _)| InListSql::split(&sql, backend));
+    let sql = template.as_ref().map(|t| t.render(n, backend));
+    cache
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(key)
+        .or_default()
+        .push((column.into(), template));
+    sql
 }
 
 fn group_by_extra<P: Model, R: Model>(
@@ -875,3 +1000,41 @@ pub trait RelationExt: Model {
 }
 
 impl<M: Model> RelationExt for M {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The template renders exactly what the query builder renders, for any number of keys.
+    #[test]
+    fn in_list_sql_matches_the_builder() {
+        let query = |keys: Vec<i64>| {
+            Query::new("users")
+                .select(["users.id", "users.name"])
+                .where_in("id", keys)
+                .where_null("users.deleted_at")
+        };
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let template = InListSql::split(&query(vec![0]).to_sql_for(backend), backend)
+                .expect("one IN list");
+            for n in 1..=12 {
+                let keys: Vec<i64> = (1..=n).collect();
+                assert_eq!(
+                    template.render(keys.len(), backend),
+                    query(keys).to_sql_for(backend),
+                    "{backend:?}, {n} keys"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn in_list_sql_needs_one_list() {
+        let sql = Query::new("users")
+            .where_in("id", [1i64])
+            .where_in("team_id", [2i64])
+            .to_sql_for(Backend::Sqlite);
+        assert!(InListSql::split(&sql, Backend::Sqlite).is_none());
+        assert!(InListSql::split(r#"SELECT * FROM "users""#, Backend::Sqlite).is_none());
+    }
+}

@@ -159,6 +159,7 @@ impl ModelHooks for User {
         match name {
             "posts" => Some(has_many::<Self, Post>("user_id")),
             "profile" => Some(has_one::<Self, Profile>("user_id")),
+            "articles" => Some(has_many::<Self, Article>("user_id")),
             "country" => Some(belongs_to::<Self, Country>("country_id")),
             _ => None,
         }
@@ -229,6 +230,20 @@ impl ModelHooks for Post {
             _ => None,
         }
     }
+}
+
+/// The `posts` table without `Post`'s global scope: eager loads of a model without global
+/// scopes render their query from a cached template.
+#[derive(Model, Debug, Clone)]
+#[model(table = "posts", soft_deletes)]
+struct Article {
+    id: i64,
+    user_id: i64,
+    title: String,
+    published: bool,
+    created_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
+    deleted_at: Option<DateTime<Utc>>,
 }
 
 /// A local scope, usable as `Post::query(&db).scope(published)`.
@@ -773,6 +788,39 @@ async fn eager_loading_without_n_plus_one(db: Db) {
     let _ = ada;
 }
 
+/// Eager loads from the cached `IN (…)` template keep the soft-delete filter, for any number
+/// of keys, the first time (template built) and after (template reused).
+async fn eager_loading_from_cached_sql(db: Db) {
+    migrate(&db).await;
+    let (_, _, posts) = seed_blog(&db).await;
+    let mut trashed = Post::find_or_fail(&db, posts[1].id).await.unwrap();
+    trashed.delete(&db).await.unwrap();
+    let titles = |u: &User| -> Vec<String> {
+        u.loaded_many::<Article>("articles")
+            .unwrap()
+            .iter()
+            .map(|a| a.title.clone())
+            .collect()
+    };
+    for _ in 0..2 {
+        let users = User::query(&db)
+            .with(["articles"])
+            .order_by_asc(User::COL_ID)
+            .get()
+            .await
+            .unwrap();
+        assert_eq!(titles(&users[0]), ["p1"], "the trashed p2 is left out");
+        assert_eq!(titles(&users[1]), ["p3"]);
+        let bob = User::query(&db)
+            .where_eq(User::COL_NAME, "bob")
+            .with(["articles"])
+            .get()
+            .await
+            .unwrap();
+        assert_eq!(titles(&bob[0]), ["p3"]);
+    }
+}
+
 async fn lazy_loading_guard(db: Db) {
     migrate(&db).await;
     let (_, _, posts) = seed_blog(&db).await;
@@ -1004,6 +1052,7 @@ backend_tests!(
     soft_deletes_and_scopes,
     string_keys,
     eager_loading_without_n_plus_one,
+    eager_loading_from_cached_sql,
     lazy_loading_guard,
     counts_and_existence,
     pivot_operations,
