@@ -3,6 +3,10 @@
 //!
 //! axum stays visible: handlers are axum handlers, middleware are tower layers, and
 //! [`Routes`] builds a plain `axum::Router`.
+//!
+//! Cargo features: `compression` (on by default) links the gzip, Brotli and zstd codecs of the
+//! global stack's response compression (`[http.compression]`); `views` adds minijinja views and
+//! error page templates; `db` adds route-model binding and API resources over `foundry-db`.
 
 #[cfg(feature = "db")]
 pub mod binding;

@@ -2,7 +2,8 @@
 //!
 //! Outermost first:
 //!
-//! 1. **compression** (when enabled) — gzip, br, zstd by `Accept-Encoding`, error pages too;
+//! 1. **compression** (when enabled; the `compression` feature) — gzip, br, zstd by
+//!    `Accept-Encoding`, error pages too;
 //! 2. **the front** ([`crate::front`]) — the **request id** (a valid incoming `X-Request-Id`
 //!    is kept, otherwise one is made; it is set on the request and the response), the
 //!    **body limit** for declared lengths (413), **panic catching** (a 500 that shows and logs
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "compression")]
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::Response;
@@ -32,6 +34,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder};
+#[cfg(feature = "compression")]
 use tower_http::compression::{CompressionBody, CompressionLayer};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
@@ -196,6 +199,10 @@ impl Default for MaintenanceConfig {
 }
 
 /// `[http.compression]`; off by default (a reverse proxy usually compresses).
+///
+/// The codecs are the `compression` Cargo feature (on by default). A build without it accepts
+/// these keys but refuses `enabled = true`: [`Stack::new`] fails with a [`StackError`] for
+/// `http.compression.enabled` rather than serving uncompressed responses unannounced.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct CompressionConfig {
@@ -375,6 +382,7 @@ impl Default for StackParts {
 /// The configured global stack, ready to wrap a router.
 #[derive(Clone)]
 pub struct Stack {
+    #[cfg(feature = "compression")]
     compression: Option<CompressionLayer>,
     front: FrontLayer,
     cors: Option<CorsLayer>,
@@ -386,9 +394,11 @@ pub struct Stack {
 
 impl std::fmt::Debug for Stack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stack")
-            .field("front", &self.front)
-            .field("compression", &self.compression.is_some())
+        let mut stack = f.debug_struct("Stack");
+        stack.field("front", &self.front);
+        #[cfg(feature = "compression")]
+        stack.field("compression", &self.compression.is_some());
+        stack
             .field("cors", &self.cors.is_some())
             .field("timeout", &self.timeout)
             .field("body_limit", &self.body_limit)
@@ -403,11 +413,16 @@ const AXUM_DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 impl Stack {
     /// Build the stack from `[http]` and what the kernel knows.
+    ///
+    /// Fails on a value the stack cannot use, naming its key: a bad header name or value, a
+    /// CORS configuration that allows credentials with `*`, and `compression.enabled = true`
+    /// in a build without the `compression` feature.
     pub fn new(
         config: &HttpConfig,
         renderer: ErrorRenderer,
         parts: StackParts,
     ) -> Result<Self, StackError> {
+        #[cfg(feature = "compression")]
         let compression = config.compression.enabled.then(|| {
             let mut layer = CompressionLayer::new();
             if !config.compression.gzip {
@@ -421,6 +436,14 @@ impl Stack {
             }
             layer
         });
+        #[cfg(not(feature = "compression"))]
+        if config.compression.enabled {
+            return Err(invalid(
+                "compression.enabled",
+                "response compression is not compiled in: turn on the `compression` feature of \
+                 `foundry` (or `foundry-http`), or set it to `false` and compress in a reverse proxy",
+            ));
+        }
         let request_ids = if config.request_id.enabled {
             let name = HeaderName::try_from(config.request_id.header.as_str())
                 .map_err(|e| invalid("request_id.header", format!("not a header name ({e})")))?;
@@ -484,6 +507,7 @@ impl Stack {
             observer,
         };
         Ok(Self {
+            #[cfg(feature = "compression")]
             compression,
             front: FrontLayer::new(front),
             cors: config
@@ -521,9 +545,9 @@ impl Stack {
             .layer(MethodOverrideLayer)
             .option_layer(self.static_files.clone())
             .service(router);
-        match &self.compression {
-            None => BoxCloneSyncService::new(inner),
-            Some(compression) => BoxCloneSyncService::new(
+        #[cfg(feature = "compression")]
+        if let Some(compression) = &self.compression {
+            return BoxCloneSyncService::new(
                 ServiceBuilder::new()
                     // axum's server wants its own body type back.
                     .map_response(|response: Response<CompressionBody<Body>>| {
@@ -531,8 +555,9 @@ impl Stack {
                     })
                     .layer(compression.clone())
                     .service(inner),
-            ),
+            );
         }
+        BoxCloneSyncService::new(inner)
     }
 }
 
@@ -686,4 +711,59 @@ fn hsts_header(config: &SecurityHeadersConfig) -> Result<Option<HeaderValue>, St
             "not a valid header value",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_compression(enabled: bool) -> HttpConfig {
+        let mut config = HttpConfig::default();
+        config.compression.enabled = enabled;
+        config
+    }
+
+    fn stack(config: &HttpConfig) -> Result<Stack, StackError> {
+        Stack::new(
+            config,
+            ErrorRenderer::new(false, "test"),
+            StackParts::default(),
+        )
+    }
+
+    #[test]
+    fn compression_off_builds_with_or_without_the_feature() {
+        assert!(stack(&with_compression(false)).is_ok());
+    }
+
+    #[cfg(feature = "compression")]
+    #[tokio::test]
+    async fn compression_on_compresses() {
+        use tower::ServiceExt;
+
+        let stack = stack(&with_compression(true)).unwrap();
+        let app = stack.wrap(tower::service_fn(|_request: Request| async {
+            Ok::<_, Infallible>(Response::new(Body::from("RustForge ".repeat(500))))
+        }));
+        let request = Request::builder()
+            .uri("/")
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+    }
+
+    #[cfg(not(feature = "compression"))]
+    #[test]
+    fn compression_on_without_the_feature_is_a_configuration_error() {
+        let err = stack(&with_compression(true)).unwrap_err();
+        assert_eq!(err.key, "compression.enabled");
+        let message = err.to_string();
+        assert!(
+            message.contains("`http.compression.enabled`")
+                && message.contains("`compression` feature"),
+            "{message}"
+        );
+    }
 }

@@ -232,6 +232,7 @@ async fn cors_is_off_by_default_and_configurable() {
     );
 }
 
+#[cfg(feature = "compression")]
 #[tokio::test]
 async fn responses_are_compressed_for_clients_that_accept_it() {
     let kernel = boot(&[("FOUNDRY_HTTP__COMPRESSION__ENABLED", "true")])
@@ -258,6 +259,25 @@ async fn responses_are_compressed_for_clients_that_accept_it() {
     assert!(
         headers.get(header::CONTENT_ENCODING).is_none(),
         "off by default"
+    );
+}
+
+/// Without the codecs, asking for compression stops the boot instead of serving uncompressed
+/// responses unannounced.
+#[cfg(not(feature = "compression"))]
+#[tokio::test]
+async fn compression_without_the_feature_stops_the_boot() {
+    let err = boot(&[("FOUNDRY_HTTP__COMPRESSION__ENABLED", "true")])
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("`http.compression.enabled`") && message.contains("`compression` feature"),
+        "{message}"
+    );
+    assert!(
+        boot(&[]).await.is_ok(),
+        "off by default, so the boot succeeds"
     );
 }
 
