@@ -32,13 +32,13 @@
 //! (The interpreted engine above is the feature `views`; typed views work without it.)
 //!
 //! A page whose context is a Rust struct can be compiled instead of interpreted: derive
-//! [`Template`] (askama's Jinja dialect, the same `{% for %}`/`{{ }}`/`extends` syntax) on the
-//! struct and answer with [`View::template`]. The template is read and type-checked when the
+//! `Template` (askama's Jinja dialect, the same `{% for %}`/`{{ }}`/`extends` syntax) on the
+//! struct and answer with `View::template`. The template is read and type-checked when the
 //! app is built — a misspelt field is a compile error — and rendering is plain Rust writing into
 //! one `String`, several times cheaper than the interpreted engine. What it gives up: hot
 //! reload, and the helpers above (`route()`, `old()`, …), which are functions of the
 //! interpreted engine; call Rust methods on the struct instead. Templates are found through the
-//! app's `askama.toml`, which also names [`HtmlEscaper`] so HTML is escaped exactly as the
+//! app's `askama.toml`, which also names `HtmlEscaper` so HTML is escaped exactly as the
 //! interpreted engine escapes it:
 //!
 //! ```toml
