@@ -6,7 +6,8 @@
 //!
 //! Cargo features: `compression` (on by default) links the gzip, Brotli and zstd codecs of the
 //! global stack's response compression (`[http.compression]`); `views` adds minijinja views and
-//! error page templates; `db` adds route-model binding and API resources over `foundry-db`.
+//! error page templates; `typed-views` adds templates compiled at build time (`View::template`),
+//! with or without `views`; `db` adds route-model binding and API resources over `foundry-db`.
 
 #[cfg(feature = "db")]
 pub mod binding;
