@@ -20,34 +20,58 @@ use axum::body::{Body, HttpBody};
 use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use foundry_core::Error;
-use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY};
+use http::header::{ACCEPT, CONTENT_LENGTH, HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY};
 use http::{Method, StatusCode, Uri};
 use tower::{Layer, Service};
 
 use crate::maintenance::Maintenance;
 use crate::observe::{Finished, Observer};
 use crate::proxy::TrustedProxies;
-use crate::render::{ErrorRenderer, wants_json};
+use crate::render::{ErrorRenderer, X_REQUESTED_WITH, json_requested};
 
 /// Request ids: keep a sane incoming one, otherwise make `<random prefix>-<counter>`, unique
 /// across instances and much cheaper than a UUID per request.
 #[derive(Debug)]
 pub struct RequestIds {
     header: HeaderName,
-    prefix: String,
+    prefix: [u8; PREFIX_LEN],
     next: AtomicU64,
 }
+
+/// Hex digits of a made id's prefix (six random bytes).
+const PREFIX_LEN: usize = 12;
+
+/// The bytes of a made id, held inline: the header value is then one allocation, and the
+/// copies set on the request and the response share it by reference count.
+struct MadeId {
+    bytes: [u8; PREFIX_LEN + 1 + 16],
+    len: u8,
+}
+
+impl AsRef<[u8]> for MadeId {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl RequestIds {
     /// Ids carried in `header`, with a fresh random prefix.
     pub fn new(header: HeaderName) -> Self {
-        let mut bytes = [0u8; 6];
-        let prefix = if getrandom::fill(&mut bytes).is_ok() {
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        let mut random = [0u8; PREFIX_LEN / 2];
+        let seed = if getrandom::fill(&mut random).is_ok() {
+            u64::from_be_bytes([
+                0, 0, random[0], random[1], random[2], random[3], random[4], random[5],
+            ])
         } else {
             // Without randomness the process id still tells instances on one machine apart.
-            format!("{:012x}", std::process::id())
+            u64::from(std::process::id())
         };
+        let mut prefix = [0u8; PREFIX_LEN];
+        for (i, digit) in prefix.iter_mut().enumerate() {
+            *digit = HEX[((seed >> (4 * (PREFIX_LEN - 1 - i))) & 0xf) as usize];
+        }
         Self {
             header,
             prefix,
@@ -64,35 +88,55 @@ impl RequestIds {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         // `<prefix>-<n in lowercase hex>`, written by hand: `format!` costs more than the
         // rest of the id.
-        let mut hex = [0u8; 16];
-        let mut start = hex.len();
-        let mut rest = n;
-        loop {
-            start -= 1;
-            hex[start] = b"0123456789abcdef"[(rest & 0xf) as usize];
-            rest >>= 4;
-            if rest == 0 {
-                break;
-            }
+        let mut id = MadeId {
+            bytes: [0; PREFIX_LEN + 1 + 16],
+            len: 0,
+        };
+        id.bytes[..PREFIX_LEN].copy_from_slice(&self.prefix);
+        id.bytes[PREFIX_LEN] = b'-';
+        let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
+        for i in 0..digits {
+            id.bytes[PREFIX_LEN + digits - i] = HEX[((n >> (4 * i)) & 0xf) as usize];
         }
-        let mut id = Vec::with_capacity(self.prefix.len() + 1 + hex.len() - start);
-        id.extend_from_slice(self.prefix.as_bytes());
-        id.push(b'-');
-        id.extend_from_slice(&hex[start..]);
-        HeaderValue::from_maybe_shared(bytes::Bytes::from(id))
+        id.len = (PREFIX_LEN + 1 + digits) as u8;
+        HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(id))
             .unwrap_or(HeaderValue::from_static("-"))
     }
+    /// The incoming id when it is short printable ASCII.
+    fn keeps(incoming: &HeaderValue) -> bool {
+        incoming.len() <= 128 && incoming.as_bytes().iter().all(|b| b.is_ascii_graphic())
+    }
+}
 
-    /// The incoming id when it is short printable ASCII, otherwise a new one.
-    fn for_request(&self, request: &Request) -> HeaderValue {
-        match request.headers().get(&self.header) {
-            Some(value)
-                if value.len() <= 128 && value.as_bytes().iter().all(|b| b.is_ascii_graphic()) =>
-            {
-                value.clone()
-            }
-            _ => self.make(),
+/// The request headers the front reads, found in one pass over the headers: for the few a
+/// request carries that is cheaper than hashing each name for a lookup.
+#[derive(Default)]
+struct FrontHeaders<'a> {
+    accept: Option<&'a HeaderValue>,
+    requested_with: Option<&'a HeaderValue>,
+    content_length: Option<&'a HeaderValue>,
+    request_id: Option<&'a HeaderValue>,
+}
+
+impl<'a> FrontHeaders<'a> {
+    fn scan(headers: &'a http::HeaderMap, request_id: Option<&HeaderName>) -> Self {
+        let mut found = Self::default();
+        // The first value of each, as `HeaderMap::get` would give.
+        for (name, value) in headers {
+            let slot = if name == ACCEPT {
+                &mut found.accept
+            } else if name == CONTENT_LENGTH {
+                &mut found.content_length
+            } else if name == X_REQUESTED_WITH {
+                &mut found.requested_with
+            } else if request_id == Some(name) {
+                &mut found.request_id
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value);
         }
+        found
     }
 }
 
@@ -165,7 +209,23 @@ where
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         let front = &self.front;
-        let wants_json = wants_json(request.headers());
+        let ids = front.request_ids.as_ref();
+        let seen = FrontHeaders::scan(request.headers(), ids.map(RequestIds::header));
+        let wants_json = json_requested(seen.accept, seen.requested_with);
+        let too_large = front.max_body_bytes.is_some_and(|limit| {
+            seen.content_length
+                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+                .is_some_and(|len| len > limit)
+        });
+        let kept_id = seen.request_id.filter(|id| RequestIds::keeps(id)).cloned();
+        let request_id = ids.map(|ids| {
+            kept_id.unwrap_or_else(|| {
+                let id = ids.make();
+                // Handlers and logs read it from the request.
+                request.headers_mut().insert(ids.header.clone(), id.clone());
+                id
+            })
+        });
         let observed = front.observer.as_ref().map(|observer| {
             if let Some(metrics) = &observer.metrics {
                 metrics.started();
@@ -174,12 +234,6 @@ where
         });
         let uri = (front.renderer.json_routes.is_some() || observed.is_some())
             .then(|| request.uri().clone());
-        let request_id = front.request_ids.as_ref().map(|ids| {
-            let id = ids.for_request(&request);
-            // Handlers and logs read it from the request.
-            request.headers_mut().insert(ids.header.clone(), id.clone());
-            id
-        });
         let mut https = false;
         if let Some(proxies) = &front.proxies
             && let Some(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>()
@@ -188,13 +242,6 @@ where
             https = forwarded.https == Some(true);
             request.extensions_mut().insert(forwarded);
         }
-        let too_large = front.max_body_bytes.is_some_and(|limit| {
-            request
-                .headers()
-                .get(CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-                .is_some_and(|len| len > limit)
-        });
         let early = if too_large {
             let mut response = Response::new(Body::empty());
             *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
@@ -202,13 +249,16 @@ where
         } else {
             front.maintenance.as_ref().and_then(|m| m.check(&request))
         };
-        let inner = match early {
-            Some(_) => None,
-            None => Some(self.inner.call(request)),
+        let state = match early {
+            Some(response) => State::Early {
+                response: Some(response),
+            },
+            None => State::Inner {
+                future: self.inner.call(request),
+            },
         };
         FrontFuture {
-            inner,
-            early,
+            state,
             wants_json,
             https,
             uri,
@@ -220,11 +270,21 @@ where
 }
 
 pin_project_lite::pin_project! {
+    /// Where a [`FrontFuture`]'s response comes from.
+    #[project = StateProj]
+    enum State<F> {
+        /// The inner service.
+        Inner { #[pin] future: F },
+        /// The front itself (413, maintenance), taken when polled.
+        Early { response: Option<Response> },
+    }
+}
+
+pin_project_lite::pin_project! {
     /// Future of [`FrontService`].
     pub struct FrontFuture<F> {
         #[pin]
-        inner: Option<F>,
-        early: Option<Response>,
+        state: State<F>,
         wants_json: bool,
         https: bool,
         uri: Option<Uri>,
@@ -254,12 +314,12 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let response = match this.inner.as_pin_mut() {
-            None => this.early.take().unwrap_or_default(),
-            Some(mut inner) => {
+        let response = match this.state.project() {
+            StateProj::Early { response } => response.take().unwrap_or_default(),
+            StateProj::Inner { mut future } => {
                 // A panicking handler becomes a 500 like any other internal error; the future
                 // is not polled again afterwards.
-                match std::panic::catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
+                match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
                     Ok(Poll::Ready(Ok(response))) => response,
                     Ok(other) => return other,
                     Err(payload) => {
@@ -316,11 +376,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::convert::Infallible;
 
     #[test]
     fn made_ids_are_the_prefix_and_the_counter_in_lowercase_hex() {
         let ids = RequestIds::new(HeaderName::from_static("x-request-id"));
-        assert_eq!(ids.prefix.len(), 12);
+        let prefix = std::str::from_utf8(&ids.prefix).unwrap().to_owned();
+        assert!(
+            prefix
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            "{prefix}"
+        );
         let id = |n: u64| {
             ids.next.store(n, Ordering::Relaxed);
             ids.make().to_str().unwrap().to_owned()
@@ -333,26 +400,72 @@ mod tests {
             (0xdead_beef, "deadbeef"),
             (u64::MAX, "ffffffffffffffff"),
         ] {
-            assert_eq!(id(n), format!("{}-{hex}", ids.prefix));
+            assert_eq!(id(n), format!("{prefix}-{hex}"));
         }
         assert_eq!(ids.next.load(Ordering::Relaxed), 0, "the counter wraps");
     }
 
-    #[test]
-    fn a_sane_incoming_id_is_kept_and_anything_else_replaced() {
-        let ids = RequestIds::new(HeaderName::from_static("x-request-id"));
-        let with = |value: &[u8]| {
-            let mut request = Request::new(Body::empty());
+    /// A front with request ids and nothing else, around a handler that answers with the id
+    /// it was given.
+    fn echo_ids()
+    -> FrontService<impl Service<Request, Response = Response, Error = Infallible> + Clone> {
+        let front = Front {
+            renderer: ErrorRenderer::new(false, "test"),
+            request_ids: Some(RequestIds::new(HeaderName::from_static("x-request-id"))),
+            headers: Vec::new(),
+            hsts: None,
+            hsts_always: false,
+            max_body_bytes: None,
+            proxies: None,
+            maintenance: None,
+            observer: None,
+        };
+        FrontLayer::new(front).layer(tower::service_fn(|request: Request| async move {
+            let seen = request.headers().get_all("x-request-id").iter().cloned();
+            Ok::<_, Infallible>(Response::new(Body::from(
+                seen.map(|v| v.to_str().unwrap().to_owned())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )))
+        }))
+    }
+
+    /// The id the handler saw and the one the response carries.
+    async fn ids_for(incoming: Option<&[u8]>) -> (String, String) {
+        use http_body_util::BodyExt as _;
+        use tower::ServiceExt as _;
+        let mut request = Request::new(Body::empty());
+        if let Some(value) = incoming {
             request
                 .headers_mut()
                 .insert("x-request-id", HeaderValue::from_bytes(value).unwrap());
-            ids.for_request(&request)
-        };
-        assert_eq!(with(b"trace-abc"), "trace-abc");
+        }
+        let response = echo_ids().oneshot(request).await.unwrap();
+        let sent = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (String::from_utf8(body.to_vec()).unwrap(), sent)
+    }
+
+    #[tokio::test]
+    async fn a_sane_incoming_id_is_kept_and_anything_else_replaced() {
+        let kept = ids_for(Some(b"trace-abc")).await;
+        assert_eq!(kept, ("trace-abc".to_owned(), "trace-abc".to_owned()));
         let long = vec![b'a'; 129];
-        for bad in [&b"has space"[..], &long, b"tab\there"] {
-            let made = with(bad);
-            assert!(made.to_str().unwrap().starts_with(&ids.prefix), "{made:?}");
+        for incoming in [
+            Some(&b"has space"[..]),
+            Some(&long),
+            Some(b"tab\there"),
+            None,
+        ] {
+            let (seen, sent) = ids_for(incoming).await;
+            // The handler sees only the new id, and the response carries the same one.
+            assert_eq!(seen, sent, "{incoming:?}");
+            let (prefix, counter) = sent.split_once('-').unwrap();
+            assert_eq!(prefix.len(), PREFIX_LEN, "{sent}");
+            assert!(u64::from_str_radix(counter, 16).is_ok(), "{sent}");
         }
     }
 }

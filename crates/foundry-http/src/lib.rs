@@ -49,7 +49,7 @@ pub use resource::{Action, Resource};
 pub use routing::{Group, RouteError, RouteInfo, Routes};
 pub use server::{Shutdown, serve, shutdown_signal};
 pub use signed::ValidateSignatureLayer;
-pub use stack::{AppService, Hsts, HttpConfig, Stack, StackParts};
+pub use stack::{AppFuture, AppService, Hsts, HttpConfig, Stack, StackParts};
 #[cfg(any(feature = "views", feature = "typed-views"))]
 pub use views::View;
 #[cfg(feature = "views")]

@@ -22,7 +22,7 @@ use foundry_core::{ErrorKind, ErrorReport};
 use http::HeaderMap;
 use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 
-const X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
+pub(crate) const X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
 
 /// What an HTML error page shows.
 #[derive(Debug, Clone, Copy)]
@@ -314,13 +314,18 @@ pub fn escape_into(out: &mut impl std::fmt::Write, text: &str) -> std::fmt::Resu
 /// in `Accept` is JSON (`…/json` or `…+json`), or the request says `X-Requested-With:
 /// XMLHttpRequest`.
 pub fn wants_json(headers: &HeaderMap) -> bool {
-    if headers
-        .get(X_REQUESTED_WITH)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"XMLHttpRequest"))
-    {
+    json_requested(headers.get(ACCEPT), headers.get(X_REQUESTED_WITH))
+}
+
+/// [`wants_json`] from the two headers it reads, for a caller that found them itself.
+pub(crate) fn json_requested(
+    accept: Option<&HeaderValue>,
+    requested_with: Option<&HeaderValue>,
+) -> bool {
+    if requested_with.is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"XMLHttpRequest")) {
         return true;
     }
-    let Some(accept) = headers.get(ACCEPT) else {
+    let Some(accept) = accept else {
         return false;
     };
     let bytes = accept.as_bytes();

@@ -21,8 +21,11 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 #[cfg(feature = "compression")]
@@ -32,7 +35,7 @@ use axum::response::Response;
 use http::Method;
 use http::header::{self, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
-use tower::util::BoxCloneSyncService;
+use tower::util::ServiceExt as _;
 use tower::{Service, ServiceBuilder};
 #[cfg(feature = "compression")]
 use tower_http::compression::{CompressionBody, CompressionLayer};
@@ -335,7 +338,76 @@ fn invalid(key: &str, message: impl Into<String>) -> StackError {
 }
 
 /// The whole app as one service: the global stack around the router.
-pub type AppService = BoxCloneSyncService<Request, Response, Infallible>;
+///
+/// Cloning it is one reference count (the server clones the service for every request); a
+/// call clones the composed stack inside, whose layers are themselves reference counts, and
+/// boxes its future.
+#[derive(Clone)]
+pub struct AppService {
+    stack: Arc<dyn CallStack>,
+}
+
+impl AppService {
+    /// Type-erase `service`.
+    pub fn new<S>(service: S) -> Self
+    where
+        S: Service<Request, Response = Response, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        Self {
+            stack: Arc::new(service),
+        }
+    }
+}
+
+impl std::fmt::Debug for AppService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppService").finish_non_exhaustive()
+    }
+}
+
+/// The future of [`AppService`].
+pub type AppFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+/// A composed stack called through a shared reference.
+trait CallStack: Send + Sync {
+    fn call(&self, request: Request) -> AppFuture;
+}
+
+impl<S> CallStack for S
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
+    fn call(&self, request: Request) -> AppFuture {
+        let mut service = self.clone();
+        // The stack's layers and the router never apply backpressure, so this is ready at once;
+        // a service that is not waits for readiness inside the future instead.
+        match service.poll_ready(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => Box::pin(Service::call(&mut service, request)),
+            Poll::Ready(Err(never)) => match never {},
+            Poll::Pending => Box::pin(service.oneshot(request)),
+        }
+    }
+}
+
+impl Service<Request> for AppService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = AppFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> AppFuture {
+        CallStack::call(&*self.stack, request)
+    }
+}
 
 /// When `Strict-Transport-Security` is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -547,7 +619,7 @@ impl Stack {
             .service(router);
         #[cfg(feature = "compression")]
         if let Some(compression) = &self.compression {
-            return BoxCloneSyncService::new(
+            return AppService::new(
                 ServiceBuilder::new()
                     // axum's server wants its own body type back.
                     .map_response(|response: Response<CompressionBody<Body>>| {
@@ -557,7 +629,7 @@ impl Stack {
                     .service(inner),
             );
         }
-        BoxCloneSyncService::new(inner)
+        AppService::new(inner)
     }
 }
 
