@@ -343,6 +343,12 @@ where
             this.request_id.as_ref(),
         );
         let headers = response.headers_mut();
+        // Room for them all at once: growing while they are added rehashes them again.
+        headers.reserve(
+            front.headers.len()
+                + usize::from(front.hsts.is_some())
+                + usize::from(this.request_id.is_some()),
+        );
         for (name, value) in &front.headers {
             headers.entry(name).or_insert_with(|| value.clone());
         }

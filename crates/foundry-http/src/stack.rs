@@ -608,6 +608,26 @@ impl Stack {
             + 'static,
         S::Future: Send + 'static,
     {
+        #[cfg(feature = "compression")]
+        let compressed = self.compression.is_some();
+        #[cfg(not(feature = "compression"))]
+        let compressed = false;
+        if !compressed
+            && self.cors.is_none()
+            && self.body_limit.is_none()
+            && self.etag.is_none()
+            && self.static_files.is_none()
+        {
+            // The usual API stack, composed without the absent layers: each would still wrap
+            // every request's future in one more (moved) level.
+            return AppService::new(
+                ServiceBuilder::new()
+                    .layer(self.front.clone())
+                    .option_layer(self.timeout.map(TimeoutLayer::new))
+                    .layer(MethodOverrideLayer)
+                    .service(router),
+            );
+        }
         let inner = ServiceBuilder::new()
             .layer(self.front.clone())
             .option_layer(self.cors.clone())

@@ -75,8 +75,9 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         deadline: Instant,
-        #[pin]
-        sleep: Option<Sleep>,
+        // Boxed: only a request that has to wait needs it, and inline it would make every
+        // request's future larger (it is moved as it is wrapped).
+        sleep: Option<Pin<Box<Sleep>>>,
     }
 }
 
@@ -87,17 +88,14 @@ where
     type Output = Result<Response, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+        let this = self.project();
         if let Poll::Ready(result) = this.inner.poll(cx) {
             return Poll::Ready(result);
         }
-        if this.sleep.is_none() {
-            this.sleep
-                .set(Some(tokio::time::sleep_until(*this.deadline)));
-        }
-        if let Some(sleep) = this.sleep.as_pin_mut() {
-            ready!(sleep.poll(cx));
-        }
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(*this.deadline)));
+        ready!(sleep.as_mut().poll(cx));
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
         Poll::Ready(Ok(response))
