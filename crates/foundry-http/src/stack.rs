@@ -823,6 +823,68 @@ mod tests {
         )
     }
 
+    /// The raw response to `request` from the default stack around `router`, over TCP.
+    async fn raw_response(router: axum::Router, request: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let app = stack(&HttpConfig::default()).unwrap().wrap(router);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(crate::serve(
+            listener,
+            app,
+            async {
+                stopped.await.ok();
+            },
+            Duration::from_secs(5),
+        ));
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        stream.read_to_string(&mut out).await.unwrap();
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+        out.to_ascii_lowercase()
+    }
+
+    #[tokio::test]
+    async fn content_length_reaches_the_client_for_get_head_and_empty_bodies() {
+        use axum::routing::get;
+        let router = axum::Router::new()
+            .route("/hello", get(|| async { "hello" }))
+            .route("/blank", get(|| async { "" }))
+            .route("/empty", get(|| async { http::StatusCode::NO_CONTENT }));
+        let get = raw_response(
+            router.clone(),
+            "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(get.contains("\r\ncontent-length: 5\r\n"), "{get}");
+        assert!(get.ends_with("\r\n\r\nhello"), "{get}");
+        assert!(get.contains("\r\nx-frame-options: sameorigin\r\n"), "{get}");
+        let head = raw_response(
+            router.clone(),
+            "HEAD /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(head.contains("\r\ncontent-length: 5\r\n"), "{head}");
+        assert!(head.ends_with("\r\n\r\n"), "{head}");
+        // A HEAD of an empty body: hyper would not write the zero itself.
+        let head = raw_response(
+            router.clone(),
+            "HEAD /blank HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(head.contains("\r\ncontent-length: 0\r\n"), "{head}");
+        let empty = raw_response(
+            router,
+            "GET /empty HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(empty.starts_with("http/1.1 204"), "{empty}");
+        assert!(!empty.contains("content-length"), "{empty}");
+    }
+
     #[test]
     fn compression_off_builds_with_or_without_the_feature() {
         assert!(stack(&with_compression(false)).is_ok());
