@@ -9,15 +9,17 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
+use futures_util::future::Either;
 use http::Extensions;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -163,14 +165,21 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Oneshot<S, Request>;
+    type Future = Either<S::Future, Pin<Box<Oneshot<S, Request>>>>;
 
     fn call(&self, request: http::Request<Incoming>) -> Self::Future {
         let mut request = request.map(Body::new);
         // hyper leaves a request's extensions empty, so this moves the clone's map in.
         request.extensions_mut().extend(self.extensions.clone());
         request.extensions_mut().insert(ConnectInfo(self.peer));
-        self.service.clone().oneshot(request)
+        let mut service = self.service.clone();
+        // The app's stack is always ready at once; then the request goes straight in, and the
+        // future hyper keeps is the service's own rather than one holding the request too.
+        match service.poll_ready(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => Either::Left(service.call(request)),
+            Poll::Ready(Err(never)) => match never {},
+            Poll::Pending => Either::Right(Box::pin(service.oneshot(request))),
+        }
     }
 }
 

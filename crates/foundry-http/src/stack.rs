@@ -42,7 +42,7 @@ use tower_http::compression::{CompressionBody, CompressionLayer};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 use crate::etag::EtagLayer;
-use crate::front::{Front, FrontLayer, RequestIds};
+use crate::front::{Front, FrontLayer, RequestHook, RequestIds};
 use crate::maintenance::Maintenance;
 use crate::method_override::MethodOverrideLayer;
 use crate::metrics::Metrics;
@@ -436,6 +436,8 @@ pub struct StackParts {
     pub metrics: Option<Arc<Metrics>>,
     /// Maintenance mode, when on.
     pub maintenance: Option<Arc<Maintenance>>,
+    /// Run on each request just before the router.
+    pub request_hook: Option<RequestHook>,
 }
 
 impl Default for StackParts {
@@ -447,6 +449,7 @@ impl Default for StackParts {
             route_templates: Vec::new(),
             metrics: None,
             maintenance: None,
+            request_hook: None,
         }
     }
 }
@@ -577,6 +580,7 @@ impl Stack {
             proxies: (!proxies.is_empty()).then_some(proxies),
             maintenance: parts.maintenance,
             observer,
+            request_hook: parts.request_hook,
         };
         Ok(Self {
             #[cfg(feature = "compression")]
@@ -623,7 +627,10 @@ impl Stack {
             return AppService::new(
                 ServiceBuilder::new()
                     .layer(self.front.clone())
-                    .option_layer(self.timeout.map(TimeoutLayer::new))
+                    .layer(
+                        self.timeout
+                            .map_or_else(TimeoutLayer::off, TimeoutLayer::new),
+                    )
                     .layer(MethodOverrideLayer)
                     .service(router),
             );
@@ -631,7 +638,10 @@ impl Stack {
         let inner = ServiceBuilder::new()
             .layer(self.front.clone())
             .option_layer(self.cors.clone())
-            .option_layer(self.timeout.map(TimeoutLayer::new))
+            .layer(
+                self.timeout
+                    .map_or_else(TimeoutLayer::off, TimeoutLayer::new),
+            )
             .option_layer(self.body_limit.map(DefaultBodyLimit::max))
             .option_layer(self.etag)
             .layer(MethodOverrideLayer)

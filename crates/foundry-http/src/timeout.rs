@@ -21,13 +21,19 @@ use tower::{Layer, Service};
 /// Layer answering 503 to requests that take longer than a duration.
 #[derive(Debug, Clone, Copy)]
 pub struct TimeoutLayer {
-    limit: Duration,
+    limit: Option<Duration>,
 }
 
 impl TimeoutLayer {
     /// Requests may take `limit`.
     pub fn new(limit: Duration) -> Self {
-        Self { limit }
+        Self { limit: Some(limit) }
+    }
+
+    /// No limit: requests pass through. The stack uses this rather than leaving the layer
+    /// out, which would wrap every request in one more future to choose between the two.
+    pub fn off() -> Self {
+        Self { limit: None }
     }
 }
 
@@ -45,7 +51,7 @@ impl<S> Layer<S> for TimeoutLayer {
 #[derive(Debug, Clone)]
 pub struct Timeout<S> {
     inner: S,
-    limit: Duration,
+    limit: Option<Duration>,
 }
 
 impl<S> Service<Request> for Timeout<S>
@@ -62,7 +68,7 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         TimeoutFuture {
-            deadline: Instant::now() + self.limit,
+            deadline: self.limit.map(|limit| Instant::now() + limit),
             inner: self.inner.call(request),
             sleep: None,
         }
@@ -74,7 +80,7 @@ pin_project_lite::pin_project! {
     pub struct TimeoutFuture<F> {
         #[pin]
         inner: F,
-        deadline: Instant,
+        deadline: Option<Instant>,
         // Boxed: only a request that has to wait needs it, and inline it would make every
         // request's future larger (it is moved as it is wrapped).
         sleep: Option<Pin<Box<Sleep>>>,
@@ -92,9 +98,12 @@ where
         if let Poll::Ready(result) = this.inner.poll(cx) {
             return Poll::Ready(result);
         }
+        let Some(deadline) = *this.deadline else {
+            return Poll::Pending;
+        };
         let sleep = this
             .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(*this.deadline)));
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         ready!(sleep.as_mut().poll(cx));
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
@@ -145,6 +154,23 @@ mod tests {
             get_path(limit, "/waits").await,
             (StatusCode::OK, "waited".to_owned())
         );
+    }
+
+    #[tokio::test]
+    async fn without_a_limit_a_slow_request_still_gets_its_answer() {
+        let router = Router::new().route(
+            "/waits",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                "waited"
+            }),
+        );
+        let response = TimeoutLayer::off()
+            .layer(router)
+            .oneshot(Request::get("/waits").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
     }
 
     #[tokio::test]

@@ -266,11 +266,16 @@ impl Kernel {
         if let (Some(metrics), Some(db)) = (&metrics, &database) {
             crate::operations::pool_gauges(metrics, db.default_db());
         }
-        let parts = crate::operations::stack_parts(&config, &http, &routes, metrics, store);
+        #[allow(unused_mut)]
+        let mut parts = crate::operations::stack_parts(&config, &http, &routes, metrics, store);
         let maintenance = parts.maintenance.clone();
+        let ctx = AppContext::with_urls(config, services.build(), urls);
+        #[cfg(all(feature = "db", feature = "validation"))]
+        {
+            parts.request_hook = validation_hook(&ctx);
+        }
         let stack =
             Stack::new(&http, renderer, parts).map_err(|err| BootError::Http(err.to_string()))?;
-        let ctx = AppContext::with_urls(config, services.build(), urls);
         #[cfg(feature = "queue")]
         queue.attach(ctx.clone());
         #[cfg(feature = "cache")]
@@ -296,25 +301,6 @@ impl Kernel {
         // The global stack wraps the router from outside: method spoofing must run before
         // routing, and the renderer must see the fallback's 404s.
         let router = router.with_state(ctx.clone());
-        #[cfg(all(feature = "db", feature = "validation"))]
-        let service = match validation_settings(&ctx) {
-            Some(settings) => {
-                use tower::Layer as _;
-                let add = move |mut request: axum::extract::Request| {
-                    // `unique`/`exists` only ever see submitted input: a GET without a query
-                    // string has none, so it skips the per-request insert.
-                    let has_input = request.uri().query().is_some()
-                        || !matches!(*request.method(), http::Method::GET | http::Method::HEAD);
-                    if has_input {
-                        request.extensions_mut().insert(settings.clone());
-                    }
-                    request
-                };
-                stack.wrap(tower::util::MapRequestLayer::new(add).layer(router))
-            }
-            None => stack.wrap(router),
-        };
-        #[cfg(not(all(feature = "db", feature = "validation")))]
         let service = stack.wrap(router);
         Ok(Self {
             ctx,
@@ -404,16 +390,28 @@ async fn connect_queue<A: App>(
     Ok(queue)
 }
 
-/// With a database, `unique` and `exists` rules in `Validated<T>` count rows on it.
+/// With a database, `unique` and `exists` rules in `Validated<T>` count rows on it: the
+/// settings saying so go into each request that has input.
 #[cfg(all(feature = "db", feature = "validation"))]
-fn validation_settings(ctx: &AppContext) -> Option<foundry_validation::ValidationSettings> {
+fn validation_hook(ctx: &AppContext) -> Option<foundry_http::front::RequestHook> {
     let db = ctx.services().get::<crate::db::Db>().ok()?;
-    Some(foundry_validation::ValidationSettings {
+    let settings = foundry_validation::ValidationSettings {
         presence_verifier: Some(std::sync::Arc::new(
             foundry_validation::DbPresenceVerifier::new((*db).clone()),
         )),
         ..Default::default()
-    })
+    };
+    Some(foundry_http::front::RequestHook::new(
+        move |request: &mut axum::extract::Request| {
+            // `unique`/`exists` only ever see submitted input: a GET without a query string
+            // has none, so it skips the insert.
+            let has_input = request.uri().query().is_some()
+                || !matches!(*request.method(), http::Method::GET | http::Method::HEAD);
+            if has_input {
+                request.extensions_mut().insert(settings.clone());
+            }
+        },
+    ))
 }
 
 /// Where the app's files are: `FOUNDRY_ROOT`, else the current directory when it has a

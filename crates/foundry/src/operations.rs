@@ -90,6 +90,8 @@ pub(crate) fn stack_parts(
         route_templates: templates,
         metrics,
         maintenance,
+        // Set by the kernel once the app context exists.
+        request_hook: None,
     }
 }
 
