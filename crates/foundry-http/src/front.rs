@@ -253,10 +253,19 @@ where
             if let Some(metrics) = &observer.metrics {
                 metrics.started();
             }
-            (Instant::now(), request.method().clone())
+            Observed {
+                started: Instant::now(),
+                method: request.method().clone(),
+                route: observer.route(request.uri().path()),
+            }
         });
-        let uri = (front.renderer.json_routes.is_some() || observed.is_some())
-            .then(|| request.uri().clone());
+        // The path outlives the request only for the access log, or for the renderer's JSON
+        // routes when no route was looked up.
+        let uri = match &front.observer {
+            Some(observer) => observer.access_log.is_some(),
+            None => front.renderer.json_routes.is_some(),
+        }
+        .then(|| request.uri().clone());
         let mut https = false;
         if let Some(proxies) = &front.proxies
             && let Some(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>()
@@ -298,6 +307,13 @@ where
     }
 }
 
+/// What the front notes about a request it observes for metrics and the access log.
+struct Observed {
+    started: Instant,
+    method: Method,
+    route: Option<usize>,
+}
+
 pin_project_lite::pin_project! {
     /// Where a [`FrontFuture`]'s response comes from.
     #[project = StateProj]
@@ -320,7 +336,7 @@ pin_project_lite::pin_project! {
         https: bool,
         uri: Option<Uri>,
         request_id: Option<HeaderValue>,
-        observed: Option<(Instant, Method)>,
+        observed: Option<Observed>,
         front: Arc<Front>,
     }
 
@@ -367,9 +383,15 @@ where
         let front = &**this.front;
         let path = this.uri.as_ref().map(Uri::path);
         let json_path = path.filter(|_| front.renderer.json_routes.is_some());
+        let json_route = match (&front.observer, &*this.observed) {
+            (Some(observer), Some(observed)) => {
+                observed.route.is_some_and(|i| observer.is_json_route(i))
+            }
+            _ => false,
+        };
         let mut response = front.renderer.render(
             response,
-            *this.wants_json,
+            *this.wants_json || json_route,
             json_path,
             this.request_id.as_ref(),
         );
@@ -393,9 +415,15 @@ where
                 .entry(STRICT_TRANSPORT_SECURITY)
                 .or_insert_with(|| hsts.clone());
         }
-        if let (Some(observer), Some((started, method))) = (&front.observer, this.observed.take()) {
+        if let (Some(observer), Some(observed)) = (&front.observer, this.observed.take()) {
+            let Observed {
+                started,
+                method,
+                route,
+            } = observed;
             observer.finish(&Finished {
                 method: &method,
+                route,
                 path: path.unwrap_or(""),
                 status: response.status(),
                 elapsed: started.elapsed(),

@@ -67,6 +67,8 @@ impl AccessLog {
 pub struct Observer {
     routes: matchit::Router<usize>,
     templates: Vec<String>,
+    /// Per template: errors on it are rendered as JSON (see [`Observer::mark_json_routes`]).
+    json: Vec<bool>,
     /// Metrics, when on.
     pub metrics: Option<Arc<Metrics>>,
     /// The access log, when on.
@@ -76,6 +78,9 @@ pub struct Observer {
 /// One finished request, as the front saw it.
 pub(crate) struct Finished<'a> {
     pub(crate) method: &'a Method,
+    /// The template it matched, from [`Observer::route`].
+    pub(crate) route: Option<usize>,
+    /// The path, when the access log is on.
     pub(crate) path: &'a str,
     pub(crate) status: StatusCode,
     pub(crate) elapsed: Duration,
@@ -98,14 +103,33 @@ impl Observer {
         }
         Self {
             routes,
+            json: vec![false; templates.len()],
             templates,
             metrics,
             access_log,
         }
     }
 
+    /// Mark the templates whose errors render as JSON, so the front learns that from the
+    /// route it looks up anyway instead of keeping the path for a second lookup.
+    pub(crate) fn mark_json_routes(&mut self, is_json: impl Fn(&str) -> bool) {
+        for (json, template) in self.json.iter_mut().zip(&self.templates) {
+            *json = is_json(template);
+        }
+    }
+
+    /// The index of the template `path` matches.
+    pub(crate) fn route(&self, path: &str) -> Option<usize> {
+        self.routes.at(path).ok().map(|m| *m.value)
+    }
+
+    /// Whether errors on the route at `index` render as JSON.
+    pub(crate) fn is_json_route(&self, index: usize) -> bool {
+        self.json.get(index).copied().unwrap_or(false)
+    }
+
     pub(crate) fn finish(&self, done: &Finished<'_>) {
-        let route = self.routes.at(done.path).ok().map(|m| *m.value);
+        let route = done.route;
         if let Some(metrics) = &self.metrics {
             metrics.record(route, done.method, done.status, done.elapsed);
         }

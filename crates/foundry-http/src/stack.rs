@@ -534,8 +534,11 @@ impl Stack {
             .then(|| AccessLog::new(&config.access_log.level))
             .transpose()
             .map_err(|message| invalid("access_log.level", message))?;
-        let observer = (parts.metrics.is_some() || access_log.is_some())
-            .then(|| Observer::new(parts.route_templates, parts.metrics, access_log));
+        let observer = (parts.metrics.is_some() || access_log.is_some()).then(|| {
+            let mut observer = Observer::new(parts.route_templates, parts.metrics, access_log);
+            observer.mark_json_routes(|template| renderer.is_json_route(template));
+            observer
+        });
         let static_files = match &parts.root {
             Some(root) if config.static_files.enabled => {
                 let prefix = &config.static_files.prefix;
