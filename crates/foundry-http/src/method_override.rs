@@ -70,21 +70,29 @@ where
         if request.method() != Method::POST {
             return Either::Left(self.inner.call(request));
         }
-        if let Some(method) = request
-            .headers()
-            .get(OVERRIDE_HEADER)
-            .and_then(|v| spoofable(v.as_bytes()))
-        {
+        // One pass over the few headers a request has, rather than a hashed lookup for each.
+        let (mut spoofed, mut content_type, mut content_length) = (None, None, None);
+        for (name, value) in request.headers() {
+            let slot = if name == CONTENT_TYPE {
+                &mut content_type
+            } else if name == CONTENT_LENGTH {
+                &mut content_length
+            } else if name == OVERRIDE_HEADER {
+                &mut spoofed
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value);
+        }
+        if let Some(method) = spoofed.and_then(|v| spoofable(v.as_bytes())) {
             *request.method_mut() = method;
             return Either::Left(self.inner.call(request));
         }
-        let is_form = request.headers().get(CONTENT_TYPE).is_some_and(|v| {
+        let is_form = content_type.is_some_and(|v| {
             v.as_bytes()
                 .starts_with(b"application/x-www-form-urlencoded")
         });
-        let small = request
-            .headers()
-            .get(CONTENT_LENGTH)
+        let small = content_length
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
             .is_some_and(|len| len <= MAX_FORM_BYTES);
         if !(is_form && small) {
