@@ -13,8 +13,8 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
-use std::time::Instant;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, HttpBody};
 use axum::extract::{ConnectInfo, Request};
@@ -30,6 +30,7 @@ use crate::maintenance::Maintenance;
 use crate::observe::{Finished, Observer};
 use crate::proxy::TrustedProxies;
 use crate::render::{ErrorRenderer, X_REQUESTED_WITH, json_requested};
+use crate::timeout::{Deadline, timed_out};
 
 /// Request ids: keep a sane incoming one, otherwise make `<random prefix>-<counter>`, unique
 /// across instances and much cheaper than a UUID per request.
@@ -166,6 +167,10 @@ pub struct Front {
     pub observer: Option<Observer>,
     /// Run on each request the front lets through, just before the router.
     pub request_hook: Option<RequestHook>,
+    /// Answer 503 to a request not answered within this; the stack sets it here, instead of
+    /// a timeout layer further in, when no layer between the front and the router would
+    /// have to see the 503 (the clock is then read once for this and for metrics).
+    pub timeout: Option<Duration>,
 }
 
 /// Something to do to every request before the router sees it (the kernel gives validation
@@ -249,12 +254,17 @@ where
             })
         });
         let length_from_body = !matches!(*request.method(), Method::HEAD | Method::CONNECT);
-        let observed = front.observer.as_ref().map(|observer| {
+        let now = (front.observer.is_some() || front.timeout.is_some()).then(Instant::now);
+        let deadline = front
+            .timeout
+            .zip(now)
+            .map(|(limit, now)| Deadline::new((now + limit).into()));
+        let observed = front.observer.as_ref().zip(now).map(|(observer, started)| {
             if let Some(metrics) = &observer.metrics {
                 metrics.started();
             }
             Observed {
-                started: Instant::now(),
+                started,
                 method: request.method().clone(),
                 route: observer.route(request.uri().path()),
             }
@@ -296,6 +306,7 @@ where
         };
         FrontFuture {
             state,
+            deadline,
             wants_json,
             length_from_body,
             https,
@@ -330,6 +341,7 @@ pin_project_lite::pin_project! {
     pub struct FrontFuture<F> {
         #[pin]
         state: State<F>,
+        deadline: Option<Deadline>,
         wants_json: bool,
         // Neither HEAD nor CONNECT: hyper derives `Content-Length` from the body.
         length_from_body: bool,
@@ -368,7 +380,14 @@ where
                 // is not polled again afterwards.
                 match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
                     Ok(Poll::Ready(Ok(response))) => response,
-                    Ok(other) => return other,
+                    Ok(Poll::Ready(Err(err))) => return Poll::Ready(Err(err)),
+                    Ok(Poll::Pending) => match this.deadline {
+                        Some(deadline) => {
+                            ready!(deadline.poll_expired(cx));
+                            timed_out()
+                        }
+                        None => return Poll::Pending,
+                    },
                     Err(payload) => {
                         let message = payload
                             .downcast_ref::<&str>()
@@ -518,6 +537,7 @@ mod tests {
             maintenance: None,
             observer: None,
             request_hook: None,
+            timeout: None,
         };
         FrontLayer::new(front).layer(tower::service_fn(|request: Request| async move {
             let seen = request.headers().get_all("x-request-id").iter().cloned();

@@ -14,10 +14,14 @@
 //! 4. **request timeout** — 503 after `timeout_secs` ([`crate::timeout`]: the timer is armed
 //!    only once a request has to wait);
 //! 5. the body limit for bodies without a declared length (read by `Json`, `Form`, …);
-//! 6. `_method` spoofing, then the router.
+//! 6. ETags (when enabled), `_method` spoofing, static files (when the directory exists),
+//!    then the router.
 //!
-//! The stack is composed once into one service: a disabled layer is absent or a branch, and
-//! no layer is boxed on its own (route middleware, by contrast, is boxed by axum per route).
+//! The stack is composed once into one service ([`AppService`]), boxed once. When CORS, the
+//! undeclared-length body limit, ETags, static files and compression are all off (the usual
+//! API app), it is only the front, `_method` spoofing and the router, and the front keeps
+//! the timeout itself; otherwise a disabled layer is a branch. No layer is boxed on its own
+//! (route middleware, by contrast, is boxed by axum per route).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -460,7 +464,10 @@ pub struct Stack {
     #[cfg(feature = "compression")]
     compression: Option<CompressionLayer>,
     front: FrontLayer,
+    /// Nothing between the front and the router but method spoofing (see [`Stack::wrap`]).
+    bare: bool,
     cors: Option<CorsLayer>,
+    /// The timeout as a layer, when the front does not keep it.
     timeout: Option<Duration>,
     body_limit: Option<usize>,
     etag: Option<EtagLayer>,
@@ -569,7 +576,30 @@ impl Stack {
             Hsts::Always => (true, true),
             Hsts::ForwardedHttps => (false, !proxies.is_empty()),
         };
+        let timeout = (config.timeout_secs > 0).then(|| Duration::from_secs(config.timeout_secs));
+        let cors = config
+            .cors
+            .enabled
+            .then(|| cors_layer(&config.cors))
+            .transpose()?;
+        let body_limit =
+            (config.max_body_bytes != AXUM_DEFAULT_BODY_LIMIT).then_some(config.max_body_bytes);
+        let etag = config
+            .etag
+            .enabled
+            .then(|| EtagLayer::new(config.etag.weak, config.etag.max_body_bytes));
+        #[cfg(feature = "compression")]
+        let compressed = compression.is_some();
+        #[cfg(not(feature = "compression"))]
+        let compressed = false;
+        // With nothing between the front and the router, the front times requests itself.
+        let bare = !compressed
+            && cors.is_none()
+            && body_limit.is_none()
+            && etag.is_none()
+            && static_files.is_none();
         let front = Front {
+            timeout: timeout.filter(|_| bare),
             renderer,
             request_ids,
             headers: response_headers(config)?,
@@ -589,18 +619,11 @@ impl Stack {
             #[cfg(feature = "compression")]
             compression,
             front: FrontLayer::new(front),
-            cors: config
-                .cors
-                .enabled
-                .then(|| cors_layer(&config.cors))
-                .transpose()?,
-            timeout: (config.timeout_secs > 0).then(|| Duration::from_secs(config.timeout_secs)),
-            body_limit: (config.max_body_bytes != AXUM_DEFAULT_BODY_LIMIT)
-                .then_some(config.max_body_bytes),
-            etag: config
-                .etag
-                .enabled
-                .then(|| EtagLayer::new(config.etag.weak, config.etag.max_body_bytes)),
+            bare,
+            cors,
+            timeout: timeout.filter(|_| !bare),
+            body_limit,
+            etag,
             static_files,
         })
     }
@@ -615,25 +638,13 @@ impl Stack {
             + 'static,
         S::Future: Send + 'static,
     {
-        #[cfg(feature = "compression")]
-        let compressed = self.compression.is_some();
-        #[cfg(not(feature = "compression"))]
-        let compressed = false;
-        if !compressed
-            && self.cors.is_none()
-            && self.body_limit.is_none()
-            && self.etag.is_none()
-            && self.static_files.is_none()
-        {
-            // The usual API stack, composed without the absent layers: each would still wrap
+        if self.bare {
+            // The usual API stack: the front (which also keeps the time), method spoofing, the
+            // router. Absent layers are left out, not passed through: each would still wrap
             // every request's future in one more (moved) level.
             return AppService::new(
                 ServiceBuilder::new()
                     .layer(self.front.clone())
-                    .layer(
-                        self.timeout
-                            .map_or_else(TimeoutLayer::off, TimeoutLayer::new),
-                    )
                     .layer(MethodOverrideLayer)
                     .service(router),
             );

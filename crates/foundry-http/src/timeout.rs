@@ -68,9 +68,10 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         TimeoutFuture {
-            deadline: self.limit.map(|limit| Instant::now() + limit),
+            deadline: self
+                .limit
+                .map(|limit| Deadline::new(Instant::now() + limit)),
             inner: self.inner.call(request),
-            sleep: None,
         }
     }
 }
@@ -80,10 +81,7 @@ pin_project_lite::pin_project! {
     pub struct TimeoutFuture<F> {
         #[pin]
         inner: F,
-        deadline: Option<Instant>,
-        // Boxed: only a request that has to wait needs it, and inline it would make every
-        // request's future larger (it is moved as it is wrapped).
-        sleep: Option<Pin<Box<Sleep>>>,
+        deadline: Option<Deadline>,
     }
 }
 
@@ -98,17 +96,44 @@ where
         if let Poll::Ready(result) = this.inner.poll(cx) {
             return Poll::Ready(result);
         }
-        let Some(deadline) = *this.deadline else {
+        let Some(deadline) = this.deadline else {
             return Poll::Pending;
         };
-        let sleep = this
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        ready!(sleep.as_mut().poll(cx));
-        let mut response = Response::new(Body::empty());
-        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        Poll::Ready(Ok(response))
+        ready!(deadline.poll_expired(cx));
+        Poll::Ready(Ok(timed_out()))
     }
+}
+
+/// When a request runs out of time; the timer behind it is made only once the request has
+/// to wait.
+#[derive(Debug)]
+pub(crate) struct Deadline {
+    at: Instant,
+    // Boxed: only a request that has to wait needs it, and inline it would make every
+    // request's future larger (it is moved as it is wrapped).
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Deadline {
+    pub(crate) fn new(at: Instant) -> Self {
+        Self { at, sleep: None }
+    }
+
+    /// Ready once the deadline has passed; otherwise wakes the task when it does.
+    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let at = self.at;
+        self.sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)))
+            .as_mut()
+            .poll(cx)
+    }
+}
+
+/// The answer to a request that ran out of time: an empty 503, rendered by the front.
+pub(crate) fn timed_out() -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response
 }
 
 #[cfg(test)]
