@@ -1,5 +1,6 @@
 //! The validator: runs rules over JSON data the way Laravel's `Validator` does.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
@@ -232,7 +233,8 @@ pub(crate) struct Core {
     messages: Vec<(String, String)>,
     attributes: HashMap<String, String>,
     translator: Arc<Translator>,
-    locale: String,
+    /// Borrowed for the default `en`: most validators never change it.
+    locale: Cow<'static, str>,
     stop_on_first_failure: bool,
     now: Option<NaiveDateTime>,
     after: Vec<AfterHook>,
@@ -259,7 +261,7 @@ impl Core {
             messages: Vec::new(),
             attributes: HashMap::new(),
             translator: default_translator(),
-            locale: "en".to_owned(),
+            locale: Cow::Borrowed("en"),
             stop_on_first_failure: false,
             now: None,
             after: Vec::new(),
@@ -1570,7 +1572,7 @@ impl Core {
         input: Input<'_>,
     ) -> String {
         let t = &self.translator;
-        let loc = self.locale.as_str();
+        let loc = &*self.locale;
         let line = self
             .inline_message(ctx, rule_key)
             .or_else(|| self.custom_line(ctx, rule_key))
@@ -1861,7 +1863,7 @@ macro_rules! builder_methods {
         /// The locale of the messages (default `en`).
         #[must_use]
         pub fn locale(mut self, locale: &str) -> Self {
-            locale.clone_into(&mut self.core.locale);
+            self.core.locale = Cow::Owned(locale.to_owned());
             self.core.outcome = None;
             self
         }
