@@ -4,6 +4,7 @@
 use std::any::TypeId;
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use axum::body::Bytes;
@@ -366,19 +367,14 @@ where
         .remove::<ValidationSettings>()
         .unwrap_or_default();
     // Only an app's failure responder looks at the headers once the body is read.
-    let headers = settings
-        .responder
-        .as_ref()
-        .map(|_| req.headers().clone())
-        .unwrap_or_default();
-    let query = req
-        .uri()
-        .query()
-        .map(parse_query)
-        .unwrap_or_else(|| Value::Object(Map::new()));
+    let headers = settings.responder.as_ref().map(|_| req.headers().clone());
+    let query = req.uri().query().map(parse_query);
     let source = source_of(req.method(), req.headers())?;
     let (mut data, files) = match source {
-        Source::Query => (query, Vec::new()),
+        Source::Query => (
+            query.unwrap_or_else(|| Value::Object(Map::new())),
+            Vec::new(),
+        ),
         Source::Json => {
             let bytes = Bytes::from_request(req, state)
                 .await
@@ -414,7 +410,7 @@ where
     let validated = match result {
         Ok(v) => v,
         Err(AsyncValidationError::Invalid(errors)) => {
-            return Err(failure(&headers, &settings, errors, &old_input));
+            return Err(failure(headers.as_ref(), &settings, errors, &old_input));
         }
         Err(other) => return Err(Error::from(other).into()),
     };
@@ -477,7 +473,7 @@ struct CompiledForm {
 /// `T`'s compiled form, made on first use (a rule error is not kept: it is reported again
 /// on every request, as when the rules are built per request).
 fn compiled<T: FormRequest>() -> Result<Arc<CompiledForm>, RuleError> {
-    type Forms = RwLock<HashMap<TypeId, Arc<CompiledForm>>>;
+    type Forms = RwLock<HashMap<TypeId, Arc<CompiledForm>, BuildHasherDefault<TypeIdHasher>>>;
     static FORMS: OnceLock<Forms> = OnceLock::new();
     let forms = FORMS.get_or_init(Default::default);
     let id = TypeId::of::<T>();
@@ -495,6 +491,28 @@ fn compiled<T: FormRequest>() -> Result<Arc<CompiledForm>, RuleError> {
     Ok(form)
 }
 
+/// A hasher for [`TypeId`] keys: a type id is a hash already, so it is taken as it is rather
+/// than hashed again with SipHash on every request.
+#[derive(Default)]
+struct TypeIdHasher(u64);
+
+impl Hasher for TypeIdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached if `TypeId` hashes itself as bytes: mix them in (FNV-1a).
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 fn source_of(method: &Method, headers: &HeaderMap) -> Result<Source, Error> {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let Some(ct) = content_type else {
@@ -509,7 +527,10 @@ fn source_of(method: &Method, headers: &HeaderMap) -> Result<Source, Error> {
             },
         );
     };
-    let mime = ct.split(';').next().unwrap_or("").trim();
+    // `;` is ASCII: a byte scan finds it without a string searcher's set-up.
+    let end = ct.bytes().position(|b| b == b';').unwrap_or(ct.len());
+    // A header value's text is visible ASCII, where `trim_ascii` is `trim`.
+    let mime = ct[..end].trim_ascii();
     let is = |expected: &str| mime.eq_ignore_ascii_case(expected);
     let has_prefix = |prefix: &str| {
         mime.get(..prefix.len())
@@ -655,9 +676,10 @@ fn listify(v: &mut Value) {
     }
 }
 
-fn merge(base: Value, over: Value) -> Value {
+/// The body over the query string's values (`None` when the URL has no query string).
+fn merge(base: Option<Value>, over: Value) -> Value {
+    let Some(base) = base else { return over };
     match (base, over) {
-        // No query string: the body as it is.
         (Value::Object(a), over @ Value::Object(_)) if a.is_empty() => over,
         (Value::Object(mut a), Value::Object(b)) => {
             for (k, v) in b {
@@ -691,13 +713,16 @@ fn wants_json(headers: &HeaderMap) -> bool {
         || header(CONTENT_TYPE.as_str()).contains("json")
 }
 
+/// `headers` are the request's when the app has a failure responder (`None` otherwise).
 fn failure(
-    headers: &HeaderMap,
+    headers: Option<&HeaderMap>,
     settings: &ValidationSettings,
     errors: ValidationErrors,
     old_input: &Value,
 ) -> ValidationRejection {
-    if let Some(responder) = settings.responder.as_ref().filter(|_| !wants_json(headers)) {
+    if let (Some(responder), Some(headers)) = (settings.responder.as_ref(), headers)
+        && !wants_json(headers)
+    {
         let mut old = old_input.clone();
         if let Value::Object(map) = &mut old {
             for secret in ["password", "password_confirmation", "current_password"] {

@@ -1,5 +1,6 @@
 //! The validator: runs rules over JSON data the way Laravel's `Validator` does.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
@@ -38,6 +39,9 @@ pub(crate) struct Field {
     numeric: bool,
     array: bool,
     date_formats: Option<usize>,
+    /// Every rule is a built-in whose check reads only this field's value and parameters
+    /// ([`own_value_only`]), so the field can be tried with [`Core::passes_alone`] first.
+    own_value_only: bool,
 }
 
 impl Field {
@@ -59,12 +63,67 @@ impl Field {
                 .any(|r| r.builtin_name().is_some_and(Name::is_numeric_kind)),
             array: has(Name::Array) || has(Name::List),
             date_formats,
+            own_value_only: rules
+                .iter()
+                .all(|r| r.builtin_name().is_some_and(own_value_only)),
             pattern,
             segments,
             wildcard,
             rules,
         }
     }
+}
+
+/// Whether [`Core::check`] of this rule reads nothing but the value, the field's own flags
+/// and the rule's parameters: no other field, no clock, no exclusion. `bail`, `sometimes` and
+/// `nullable` check nothing; `required`, `filled` and `present` only look at the value too.
+fn own_value_only(name: Name) -> bool {
+    use Name::*;
+    matches!(
+        name,
+        Bail | Sometimes
+            | Nullable
+            | Required
+            | Filled
+            | Present
+            | String
+            | Integer
+            | Numeric
+            | Boolean
+            | Decimal
+            | Array
+            | List
+            | Size
+            | Min
+            | Max
+            | Between
+            | Digits
+            | DigitsBetween
+            | MaxDigits
+            | MinDigits
+            | In
+            | NotIn
+            | Alpha
+            | AlphaDash
+            | AlphaNum
+            | Ascii
+            | Lowercase
+            | Uppercase
+            | StartsWith
+            | EndsWith
+            | DoesntStartWith
+            | DoesntEndWith
+            | Email
+            | Url
+            | Ip
+            | Ipv4
+            | Ipv6
+            | Uuid
+            | Ulid
+            | HexColor
+            | Regex
+            | NotRegex
+    )
 }
 
 /// The value under validation.
@@ -174,7 +233,8 @@ pub(crate) struct Core {
     messages: Vec<(String, String)>,
     attributes: HashMap<String, String>,
     translator: Arc<Translator>,
-    locale: String,
+    /// Borrowed for the default `en`: most validators never change it.
+    locale: Cow<'static, str>,
     stop_on_first_failure: bool,
     now: Option<NaiveDateTime>,
     after: Vec<AfterHook>,
@@ -201,7 +261,7 @@ impl Core {
             messages: Vec::new(),
             attributes: HashMap::new(),
             translator: default_translator(),
-            locale: "en".to_owned(),
+            locale: Cow::Borrowed("en"),
             stop_on_first_failure: false,
             now: None,
             after: Vec::new(),
@@ -279,6 +339,9 @@ impl Core {
                 } else {
                     self.lookup(&key.to_vec(), key_str)
                 };
+                if field.own_value_only && self.passes_alone(&ctx, input) {
+                    continue;
+                }
                 for rule in field.rules.iter() {
                     if !self.validate_attribute_sync(&ctx, rule, input, &mut state) {
                         self.validate_attribute_async(&ctx, rule, input, &mut state, verifier)
@@ -304,6 +367,17 @@ impl Core {
             hook(&self.data, &mut state.errors);
         }
         Ok(state)
+    }
+
+    /// Whether every rule of an [`Field::own_value_only`] field passes its check. A rule that
+    /// passes records nothing whether or not [`Self::should_run`] would let it run, so when
+    /// this holds the per-rule path below would leave the state as it is and can be skipped;
+    /// when it does not, that path runs and decides (a failing field is checked twice).
+    fn passes_alone(&self, ctx: &Ctx<'_>, input: Input<'_>) -> bool {
+        ctx.field.rules.iter().all(|rule| match &rule.kind {
+            Kind::Builtin(b) => self.check(ctx, b, input).is_empty(),
+            _ => false,
+        })
     }
 
     /// Laravel's `isValidatable`: whether this rule runs on this input at all.
@@ -1498,7 +1572,7 @@ impl Core {
         input: Input<'_>,
     ) -> String {
         let t = &self.translator;
-        let loc = self.locale.as_str();
+        let loc = &*self.locale;
         let line = self
             .inline_message(ctx, rule_key)
             .or_else(|| self.custom_line(ctx, rule_key))
@@ -1789,7 +1863,7 @@ macro_rules! builder_methods {
         /// The locale of the messages (default `en`).
         #[must_use]
         pub fn locale(mut self, locale: &str) -> Self {
-            locale.clone_into(&mut self.core.locale);
+            self.core.locale = Cow::Owned(locale.to_owned());
             self.core.outcome = None;
             self
         }
@@ -2145,6 +2219,219 @@ impl AsyncValidator {
             Ok(self.core.take_validated(&state.excluded))
         } else {
             Err(AsyncValidationError::Invalid(state.errors))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The validated data or errors, and the failed rules, of `rules` over `data`, with the
+    /// [`Core::passes_alone`] shortcut allowed or not.
+    fn outcome(
+        data: &Value,
+        rules: &[(&str, &str)],
+        shortcut: bool,
+    ) -> (Result<Value, ValidationErrors>, Vec<(String, String)>) {
+        let mut fields = compile(rules.iter().copied()).unwrap();
+        for field in Arc::get_mut(&mut fields).unwrap() {
+            field.own_value_only &= shortcut;
+        }
+        let mut v = Validator {
+            core: Core::with_fields(data.clone(), fields),
+        };
+        let failed = v.failed().to_vec();
+        (v.validate(), failed)
+    }
+
+    fn same_with_and_without_shortcut(data: &Value, rules: &[(&str, &str)]) {
+        assert_eq!(
+            outcome(data, rules, true),
+            outcome(data, rules, false),
+            "{data} with {rules:?}"
+        );
+    }
+
+    const SIGNUP: [(&str, &str); 3] = [
+        ("name", "required|string|max:50"),
+        ("email", "required|email"),
+        ("age", "required|integer|min:18"),
+    ];
+
+    #[test]
+    fn shortcut_takes_own_value_rules_only() {
+        let fields = compile(SIGNUP).unwrap();
+        assert!(fields.iter().all(|f| f.own_value_only));
+        let fields = compile([
+            ("a", "required|confirmed"),
+            ("b", "string|exclude"),
+            ("c", "date"),
+            ("d", "required_with:a|string"),
+        ])
+        .unwrap();
+        assert!(fields.iter().all(|f| !f.own_value_only));
+    }
+
+    #[test]
+    fn signup_answers_alike_with_the_shortcut() {
+        let valid = json!({"name": "Ada Lovelace", "email": "ada@example.com", "age": 36});
+        assert_eq!(outcome(&valid, &SIGNUP, true), (Ok(valid.clone()), vec![]));
+        let with = |key: &str, value: Value| {
+            let mut data = valid.clone();
+            data[key] = value;
+            data
+        };
+        let without = |key: &str| {
+            let mut data = valid.clone();
+            data.as_object_mut().unwrap().remove(key);
+            data
+        };
+        let mut cases = vec![
+            json!({}),
+            json!({"name": null, "email": null, "age": null}),
+            json!({"name": "", "email": "nope", "age": 12}),
+            without("name"),
+            without("email"),
+            without("age"),
+            with("extra", json!(1)),
+        ];
+        for name in [
+            json!(""),
+            json!("   "),
+            json!("a".repeat(50)),
+            json!("a".repeat(51)),
+            json!("é".repeat(50)),
+            json!("é".repeat(51)),
+            json!(42),
+            json!(true),
+            json!(["Ada"]),
+            json!({"first": "Ada"}),
+            json!(null),
+        ] {
+            cases.push(with("name", name));
+        }
+        for email in [
+            "nope",
+            "a@b",
+            "ada@example..com",
+            "ada@@example.com",
+            "ada@example.com.",
+            "ada@-example.com",
+            "ådå@exåmple.com",
+            "\"a b\"@example.com",
+            "ada@[127.0.0.1]",
+            " ada@example.com",
+            "",
+        ] {
+            cases.push(with("email", json!(email)));
+        }
+        cases.push(with("email", json!(7)));
+        for age in [
+            json!("36"),
+            json!(" 36 "),
+            json!("036"),
+            json!(12),
+            json!(18),
+            json!(17.999),
+            json!(18.5),
+            json!(18.0),
+            json!(-40),
+            json!(u64::MAX),
+            json!(1e300),
+            json!(true),
+            json!(false),
+            json!(""),
+            json!([]),
+        ] {
+            cases.push(with("age", age));
+        }
+        assert!(cases.iter().any(|c| outcome(c, &SIGNUP, true).0.is_err()));
+        for data in &cases {
+            same_with_and_without_shortcut(data, &SIGNUP);
+        }
+    }
+
+    #[test]
+    fn other_own_value_rules_answer_alike_with_the_shortcut() {
+        let rules = [
+            "nullable|integer|between:1,5",
+            "sometimes|bail|string|min:3",
+            "filled|numeric|size:3",
+            "present|array|max:2",
+            "nullable|list",
+            "array:a,b",
+            "string|in:a,b",
+            "not_in:a,1",
+            "email:filter",
+            "required|email:rfc,strict",
+            "digits:3",
+            "digits_between:2,3|max_digits:3|min_digits:2",
+            "boolean",
+            "boolean:strict",
+            "integer:strict",
+            "numeric:strict",
+            "decimal:0,2",
+            "uuid",
+            "ulid",
+            "alpha|max:3",
+            "alpha_dash:ascii",
+            "alpha_num",
+            "ascii|lowercase",
+            "uppercase",
+            "starts_with:a,b|ends_with:c",
+            "doesnt_start_with:a|doesnt_end_with:c",
+            "url:https",
+            "ip",
+            "ipv4",
+            "ipv6",
+            "hex_color",
+            "regex:/^a+$/",
+            "not_regex:/^a+$/",
+        ];
+        let values = [
+            None,
+            Some(json!(null)),
+            Some(json!("")),
+            Some(json!(" ")),
+            Some(json!("abc")),
+            Some(json!("ABC")),
+            Some(json!("aaa")),
+            Some(json!("a-b_c")),
+            Some(json!("3")),
+            Some(json!("123")),
+            Some(json!("1.25")),
+            Some(json!(3)),
+            Some(json!(3.0)),
+            Some(json!(0)),
+            Some(json!(1)),
+            Some(json!(true)),
+            Some(json!(false)),
+            Some(json!([])),
+            Some(json!(["a", "b"])),
+            Some(json!(["a", "b", "c"])),
+            Some(json!({"a": 1})),
+            Some(json!({"z": 1})),
+            Some(json!("ada@example.com")),
+            Some(json!("a@b")),
+            Some(json!("https://example.com")),
+            Some(json!("127.0.0.1")),
+            Some(json!("::1")),
+            Some(json!("#fff")),
+            Some(json!("123e4567-e89b-12d3-a456-426614174000")),
+            Some(json!("01ARZ3NDEKTSV4RRFFQ69G5FAV")),
+            Some(json!("ßtraße")),
+        ];
+        for rule in rules {
+            for value in &values {
+                let data = match value {
+                    Some(v) => json!({"f": v, "other": 1}),
+                    None => json!({"other": 1}),
+                };
+                same_with_and_without_shortcut(&data, &[("f", rule)]);
+                same_with_and_without_shortcut(&json!({"items": [data]}), &[("items.*.f", rule)]);
+            }
         }
     }
 }

@@ -104,7 +104,18 @@ pub(crate) fn is_filled(v: &Value) -> bool {
 
 /// PHP's `trim` (space, tab, newline, carriage return, NUL, vertical tab).
 pub(crate) fn php_trim(s: &str) -> &str {
-    s.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\0' | '\x0b'))
+    // The trimmed characters are ASCII, so a byte scan finds the same char boundaries as
+    // `trim_matches` without decoding UTF-8.
+    let trimmed = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\0' | b'\x0b');
+    let bytes = s.as_bytes();
+    let Some(start) = bytes.iter().position(|b| !trimmed(b)) else {
+        return "";
+    };
+    let end = bytes
+        .iter()
+        .rposition(|b| !trimmed(b))
+        .map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or("")
 }
 
 /// A blank string: what makes non-implicit rules skip a present value.
@@ -230,6 +241,15 @@ mod tests {
             "", " ", "abc", "1a", "0x1A", "1e", ".", "-", "1 2", "inf", "NaN",
         ] {
             assert!(!is_numeric_str(s), "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn php_trim_is_trim_matches(s in "[ \t\n\r\0\u{b}\u{c}\u{a0}\u{2028}aé]{0,12}") {
+            let by_chars =
+                s.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\0' | '\x0b'));
+            proptest::prop_assert_eq!(php_trim(&s), by_chars);
         }
     }
 

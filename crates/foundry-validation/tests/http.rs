@@ -643,6 +643,27 @@ async fn rules_are_built_per_request_unless_cached() {
 }
 
 #[tokio::test]
+async fn query_string_values_are_read_under_the_json_body() {
+    // `age` only in the query string (a string there: `u8` cannot read it); `title` in both,
+    // the body's wins.
+    let req = json_req("/posts?title=FromQuery&age=3", r#"{"title": "Hi"}"#);
+    let (status, _, json) = send(app(ValidationSettings::default()), req).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(json["errors"].get("title").is_none(), "{json}");
+    assert!(json["errors"]["age"][0].as_str().is_some(), "{json}");
+    let req = json_req("/posts?title=FromQuery", r#"{"title": "Hi", "age": 3}"#);
+    let (status, _, json) = send(app(ValidationSettings::default()), req).await;
+    assert_eq!(
+        (status, json),
+        (StatusCode::OK, json!({"title": "Hi", "age": 3}))
+    );
+    let req = json_req("/posts?title=Far+too+long+a+title", r#"{"age": 3}"#);
+    let (status, _, json) = send(app(ValidationSettings::default()), req).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
+    assert!(json["errors"]["title"][0].as_str().is_some(), "{json}");
+}
+
+#[tokio::test]
 async fn content_types_match_without_regard_to_case() {
     let req = Request::post("/posts")
         .header(header::CONTENT_TYPE, "Application/JSON; charset=UTF-8")
@@ -651,7 +672,10 @@ async fn content_types_match_without_regard_to_case() {
     let (status, _, json) = send(app(ValidationSettings::default()), req).await;
     assert_eq!(status, StatusCode::OK, "{json}");
     let req = Request::post("/posts")
-        .header(header::CONTENT_TYPE, "application/Problem+JSON")
+        .header(
+            header::CONTENT_TYPE,
+            "\tapplication/Problem+JSON ;charset=utf-8",
+        )
         .body(Body::from(r#"{"title": "Hi", "age": 3}"#))
         .unwrap();
     let (status, _, _) = send(app(ValidationSettings::default()), req).await;
