@@ -847,9 +847,11 @@ mod tests {
         )
     }
 
-    /// The raw response to `request` from the default stack around `router`, over TCP.
-    async fn raw_response(router: axum::Router, request: &str) -> String {
+    /// The raw response (lower-cased) to `method path` from the default stack around
+    /// `router`, over TCP.
+    async fn raw_response(router: axum::Router, method: &str, path: &str) -> String {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let request = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         let app = stack(&HttpConfig::default()).unwrap().wrap(router);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -878,33 +880,17 @@ mod tests {
             .route("/hello", get(|| async { "hello" }))
             .route("/blank", get(|| async { "" }))
             .route("/empty", get(|| async { http::StatusCode::NO_CONTENT }));
-        let get = raw_response(
-            router.clone(),
-            "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-        .await;
+        let get = raw_response(router.clone(), "GET", "/hello").await;
         assert!(get.contains("\r\ncontent-length: 5\r\n"), "{get}");
         assert!(get.ends_with("\r\n\r\nhello"), "{get}");
         assert!(get.contains("\r\nx-frame-options: sameorigin\r\n"), "{get}");
-        let head = raw_response(
-            router.clone(),
-            "HEAD /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-        .await;
+        let head = raw_response(router.clone(), "HEAD", "/hello").await;
         assert!(head.contains("\r\ncontent-length: 5\r\n"), "{head}");
         assert!(head.ends_with("\r\n\r\n"), "{head}");
         // A HEAD of an empty body: hyper would not write the zero itself.
-        let head = raw_response(
-            router.clone(),
-            "HEAD /blank HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-        .await;
+        let head = raw_response(router.clone(), "HEAD", "/blank").await;
         assert!(head.contains("\r\ncontent-length: 0\r\n"), "{head}");
-        let empty = raw_response(
-            router,
-            "GET /empty HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-        .await;
+        let empty = raw_response(router, "GET", "/empty").await;
         assert!(empty.starts_with("http/1.1 204"), "{empty}");
         assert!(!empty.contains("content-length"), "{empty}");
     }
