@@ -105,6 +105,7 @@ impl RequestIds {
         HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(id))
             .unwrap_or(HeaderValue::from_static("-"))
     }
+
     /// The incoming id when it is short printable ASCII.
     fn keeps(incoming: &HeaderValue) -> bool {
         incoming.len() <= 128 && incoming.as_bytes().iter().all(|b| b.is_ascii_graphic())
@@ -255,10 +256,12 @@ where
         });
         let length_from_body = !matches!(*request.method(), Method::HEAD | Method::CONNECT);
         let now = (front.observer.is_some() || front.timeout.is_some()).then(Instant::now);
+        // A limit too far off to represent is no limit.
         let deadline = front
             .timeout
             .zip(now)
-            .map(|(limit, now)| Deadline::new((now + limit).into()));
+            .and_then(|(limit, now)| now.checked_add(limit))
+            .map(|at| Deadline::new(at.into()));
         let observed = front.observer.as_ref().zip(now).map(|(observer, started)| {
             if let Some(metrics) = &observer.metrics {
                 metrics.started();

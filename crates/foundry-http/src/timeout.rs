@@ -68,9 +68,11 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         TimeoutFuture {
+            // A limit too far off to represent is no limit.
             deadline: self
                 .limit
-                .map(|limit| Deadline::new(Instant::now() + limit)),
+                .and_then(|limit| Instant::now().checked_add(limit))
+                .map(Deadline::new),
             inner: self.inner.call(request),
         }
     }

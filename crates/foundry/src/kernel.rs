@@ -266,14 +266,14 @@ impl Kernel {
         if let (Some(metrics), Some(db)) = (&metrics, &database) {
             crate::operations::pool_gauges(metrics, db.default_db());
         }
-        #[allow(unused_mut)]
-        let mut parts = crate::operations::stack_parts(&config, &http, &routes, metrics, store);
+        let parts = crate::operations::stack_parts(&config, &http, &routes, metrics, store);
         let maintenance = parts.maintenance.clone();
         let ctx = AppContext::with_urls(config, services.build(), urls);
         #[cfg(all(feature = "db", feature = "validation"))]
-        {
-            parts.request_hook = validation_hook(&ctx);
-        }
+        let parts = foundry_http::StackParts {
+            request_hook: validation_hook(&ctx),
+            ..parts
+        };
         let stack =
             Stack::new(&http, renderer, parts).map_err(|err| BootError::Http(err.to_string()))?;
         #[cfg(feature = "queue")]
