@@ -5,7 +5,9 @@ use std::any::TypeId;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock, RwLock};
+use std::task::{Context, Poll, ready};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -21,7 +23,9 @@ use crate::file::UploadedFile;
 use crate::messages::Translator;
 use crate::presence::PresenceVerifier;
 use crate::rule::{IntoRules, Rule};
-use crate::validator::{AsyncValidationError, AsyncValidator, Fields, compile};
+use crate::validator::{
+    AsyncValidationError, AsyncValidator, Coercions, Fields, compile, now_or_never,
+};
 
 /// The rules of one field in a [`FormRequest`]: a rule string or a list of [`Rule`]s.
 #[derive(Debug, Clone)]
@@ -277,9 +281,12 @@ impl<T> Validated<T> {
     }
 }
 
+/// Where a request's input comes from.
+#[derive(Clone, Copy, Default)]
 enum Source {
     Json,
     Form,
+    #[default]
     Query,
     #[cfg(feature = "multipart")]
     Multipart,
@@ -322,10 +329,11 @@ where
 {
     type Rejection = ValidationRejection;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        extract::<S, T>(req, state)
-            .await
-            .map(|(data, _)| Validated(data))
+    fn from_request(
+        req: Request,
+        state: &S,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+        extract::<S, T, Self>(req, state, |data, _| Validated(data))
     }
 }
 
@@ -336,21 +344,256 @@ where
 {
     type Rejection = ValidationRejection;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        extract::<S, T>(req, state)
-            .await
-            .map(|(data, files)| ValidatedForm { data, files })
+    fn from_request(
+        req: Request,
+        state: &S,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+        extract::<S, T, Self>(req, state, |data, files| ValidatedForm { data, files })
     }
 }
 
-async fn extract<S, T>(
+/// The uploaded files that passed validation, by dotted name.
+type Files = std::collections::HashMap<String, UploadedFile>;
+
+/// The extraction of `T` from `req`, handed to `finish`.
+fn extract<'a, S, T, O: 'a>(
     req: Request,
-    state: &S,
-) -> Result<(T, std::collections::HashMap<String, UploadedFile>), ValidationRejection>
+    state: &'a S,
+    finish: fn(T, Files) -> O,
+) -> impl Future<Output = Result<O, ValidationRejection>> + Send + 'a
 where
     S: Send + Sync,
     T: FormRequest,
 {
+    let (stage, prepared) = match prepare::<T>(req) {
+        Ok((prepared, req)) => {
+            let stage = match prepared.source {
+                Source::Query => Stage::Query,
+                Source::Json | Source::Form => Stage::Body {
+                    read: Bytes::from_request(req, state),
+                },
+                #[cfg(feature = "multipart")]
+                Source::Multipart => Stage::Boxed {
+                    read: Box::pin(multipart::read(req)),
+                },
+            };
+            (stage, prepared)
+        }
+        Err(rejection) => (
+            Stage::Rejected {
+                rejection: Some(rejection),
+            },
+            Prepared::default(),
+        ),
+    };
+    Extract {
+        stage,
+        prepared,
+        finish,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Validated`] and [`ValidatedForm`].
+    ///
+    /// Written out rather than `async`: every request's handler future holds it, and an
+    /// `async` block keeps the request, the body read and the validation's future side by
+    /// side (3.8 KB); this keeps one stage at a time, and runs a validation without async
+    /// rules in place.
+    struct Extract<B, T, O> {
+        #[pin]
+        stage: Stage<B>,
+        prepared: Prepared,
+        finish: fn(T, Files) -> O,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Where an [`Extract`] is.
+    #[project = StageProj]
+    enum Stage<B> {
+        /// Refused before the body was read; the rejection is taken when polled.
+        Rejected { rejection: Option<ValidationRejection> },
+        /// The query string is the whole input.
+        Query,
+        /// Reading a JSON or form body.
+        Body { #[pin] read: B },
+        /// Reading a body behind a box (multipart: the fields as data, and the files).
+        Boxed { read: BoxedRead },
+        /// Waiting on async rules (`unique`, `exists`, async custom rules).
+        Validating { run: BoxedRun, conclusion: Option<Conclusion> },
+        /// Finished.
+        Done,
+    }
+}
+
+/// A boxed body read: the data and the uploaded files.
+type BoxedRead = std::pin::Pin<
+    Box<dyn Future<Output = Result<(Value, Vec<(String, UploadedFile)>), Error>> + Send>,
+>;
+
+/// What a validation gives: the validated data or why not, and the uploaded files.
+type RunOutcome = (Result<Value, AsyncValidationError>, Files);
+
+/// A validation waiting on async rules.
+type BoxedRun = std::pin::Pin<Box<dyn Future<Output = RunOutcome> + Send>>;
+
+/// What turns a validation's outcome into the extractor's, besides the settings.
+struct Conclusion {
+    /// The input, for an app's failure responder (`Null` without one).
+    old_input: Value,
+    /// The string inputs' conversions (forms and query strings are all strings).
+    coerce: Option<Coercions>,
+}
+
+impl<B, T, O> Future for Extract<B, T, O>
+where
+    B: Future<Output = Result<Bytes, axum::extract::rejection::BytesRejection>>,
+    T: FormRequest,
+{
+    type Output = Result<O, ValidationRejection>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.as_mut().project();
+        let prepared = this.prepared;
+        let input = match this.stage.as_mut().project() {
+            StageProj::Rejected { rejection } => {
+                let rejection = rejection.take().unwrap_or_else(polled_after_completion);
+                this.stage.set(Stage::Done);
+                return Poll::Ready(Err(rejection));
+            }
+            StageProj::Query => Ok((
+                prepared
+                    .query
+                    .take()
+                    .unwrap_or_else(|| Value::Object(Map::new())),
+                Vec::new(),
+            )),
+            StageProj::Body { read } => ready!(read.poll(cx))
+                .map_err(|e| body_error(&e))
+                .and_then(|bytes| match prepared.source {
+                    Source::Form => parse_form(&bytes),
+                    _ => parse_json(&bytes),
+                })
+                .map(|body| (merge(prepared.query.take(), body), Vec::new())),
+            StageProj::Boxed { read } => ready!(read.as_mut().poll(cx))
+                .map(|(form, files)| (merge(prepared.query.take(), form), files)),
+            StageProj::Validating { run, conclusion } => {
+                let outcome = ready!(run.as_mut().poll(cx));
+                let conclusion = conclusion.take();
+                this.stage.set(Stage::Done);
+                let conclusion = conclusion.unwrap_or_else(polled_after_completion);
+                return Poll::Ready(
+                    conclude::<T>(outcome, conclusion, prepared).map(|(t, f)| (this.finish)(t, f)),
+                );
+            }
+            StageProj::Done => polled_after_completion(),
+        };
+        let started = input
+            .map_err(ValidationRejection::from)
+            .and_then(|(data, files)| begin::<T>(data, files, prepared));
+        match started {
+            Ok((Run::Waiting(run), conclusion)) => {
+                this.stage.set(Stage::Validating {
+                    run,
+                    conclusion: Some(conclusion),
+                });
+                // Polled once now, so the runtime has the rules' waker.
+                self.poll(cx)
+            }
+            Ok((Run::Finished(outcome), conclusion)) => {
+                this.stage.set(Stage::Done);
+                Poll::Ready(
+                    conclude::<T>(outcome, conclusion, prepared).map(|(t, f)| (this.finish)(t, f)),
+                )
+            }
+            Err(rejection) => {
+                this.stage.set(Stage::Done);
+                Poll::Ready(Err(rejection))
+            }
+        }
+    }
+}
+
+fn polled_after_completion<R>() -> R {
+    panic!("the `Validated` extractor's future was polled after it completed")
+}
+
+/// A validation run in place, or waiting on async rules.
+enum Run {
+    Finished(RunOutcome),
+    Waiting(BoxedRun),
+}
+
+/// Prepares the input and runs the rules, in place unless one of them waits.
+fn begin<T: FormRequest>(
+    mut data: Value,
+    files: Vec<(String, UploadedFile)>,
+    prepared: &Prepared,
+) -> Result<(Run, Conclusion), ValidationRejection> {
+    let stringly = !matches!(prepared.source, Source::Json);
+    if stringly {
+        empty_strings_to_null(&mut data);
+    }
+    T::prepare_for_validation(&mut data);
+    // The input is handed back only to an app's failure responder.
+    let old_input = match prepared.settings.responder {
+        Some(_) => data.clone(),
+        None => Value::Null,
+    };
+    let validator =
+        build_validator::<T>(data, files, &prepared.settings).map_err(Error::internal)?;
+    let coerce = stringly.then(|| validator.coercions());
+    let run = if validator.waits() {
+        Run::Waiting(Box::pin(validator.validate_with_files()))
+    } else {
+        Run::Finished(
+            now_or_never(validator.validate_with_files())
+                .ok_or_else(|| Error::internal("a validation without async rules waited"))?,
+        )
+    };
+    Ok((run, Conclusion { old_input, coerce }))
+}
+
+/// The validated `T`, or the failure response.
+fn conclude<T: FormRequest>(
+    (result, files): RunOutcome,
+    conclusion: Conclusion,
+    prepared: &Prepared,
+) -> Result<(T, Files), ValidationRejection> {
+    let validated = match result {
+        Ok(v) => v,
+        Err(AsyncValidationError::Invalid(errors)) => {
+            return Err(failure(
+                prepared.headers.as_ref(),
+                &prepared.settings,
+                errors,
+                &conclusion.old_input,
+            ));
+        }
+        Err(other) => return Err(Error::from(other).into()),
+    };
+    let mut validated = match conclusion.coerce {
+        Some(c) => c.apply(validated),
+        None => validated,
+    };
+    T::passed_validation(&mut validated);
+    Ok((deserialize::<T>(validated)?, files))
+}
+
+/// What [`extract`] learns from the request before its body is read.
+#[derive(Default)]
+struct Prepared {
+    settings: ValidationSettings,
+    /// The request's headers, kept only for an app's failure responder.
+    headers: Option<HeaderMap>,
+    source: Source,
+    /// The query string's values (`None` without a query string).
+    query: Option<Value>,
+}
+
+/// Authorization, the validation settings, where the input comes from and the query string.
+fn prepare<T: FormRequest>(mut req: Request) -> Result<(Prepared, Request), ValidationRejection> {
     let ctx = RequestContext {
         method: req.method(),
         uri: req.uri(),
@@ -360,7 +603,6 @@ where
     if !T::authorize(&ctx) {
         return Err(Error::from_kind(ErrorKind::Forbidden).into());
     }
-    let mut req = req;
     // Nothing after this extractor sees the request, so the settings are taken, not copied.
     let settings = req
         .extensions_mut()
@@ -368,58 +610,15 @@ where
         .unwrap_or_default();
     // Only an app's failure responder looks at the headers once the body is read.
     let headers = settings.responder.as_ref().map(|_| req.headers().clone());
-    let query = req.uri().query().map(parse_query);
     let source = source_of(req.method(), req.headers())?;
-    let (mut data, files) = match source {
-        Source::Query => (
-            query.unwrap_or_else(|| Value::Object(Map::new())),
-            Vec::new(),
-        ),
-        Source::Json => {
-            let bytes = Bytes::from_request(req, state)
-                .await
-                .map_err(|e| body_error(&e))?;
-            (merge(query, parse_json(&bytes)?), Vec::new())
-        }
-        Source::Form => {
-            let bytes = Bytes::from_request(req, state)
-                .await
-                .map_err(|e| body_error(&e))?;
-            let form = parse_form(&bytes)?;
-            (merge(query, form), Vec::new())
-        }
-        #[cfg(feature = "multipart")]
-        Source::Multipart => {
-            let (form, files) = multipart::read(req, state).await?;
-            (merge(query, form), files)
-        }
+    let query = req.uri().query().map(parse_query);
+    let prepared = Prepared {
+        settings,
+        headers,
+        source,
+        query,
     };
-    let stringly = !matches!(source, Source::Json);
-    if stringly {
-        empty_strings_to_null(&mut data);
-    }
-    T::prepare_for_validation(&mut data);
-    // The input is handed back only to an app's failure responder.
-    let old_input = match settings.responder {
-        Some(_) => data.clone(),
-        None => Value::Null,
-    };
-    let validator = build_validator::<T>(data, files, &settings).map_err(Error::internal)?;
-    let coerce = stringly.then(|| validator.coercions());
-    let (result, files) = validator.validate_with_files().await;
-    let validated = match result {
-        Ok(v) => v,
-        Err(AsyncValidationError::Invalid(errors)) => {
-            return Err(failure(headers.as_ref(), &settings, errors, &old_input));
-        }
-        Err(other) => return Err(Error::from(other).into()),
-    };
-    let mut validated = match coerce {
-        Some(c) => c.apply(validated),
-        None => validated,
-    };
-    T::passed_validation(&mut validated);
-    Ok((deserialize::<T>(validated)?, files))
+    Ok((prepared, req))
 }
 
 fn build_validator<T: FormRequest>(
@@ -572,10 +771,10 @@ fn source_of(method: &Method, headers: &HeaderMap) -> Result<Source, Error> {
     ))
 }
 
-fn body_error(rejection: &axum::extract::rejection::BytesRejection) -> ValidationRejection {
+fn body_error(rejection: &axum::extract::rejection::BytesRejection) -> Error {
     let status = rejection.status();
     let kind = ErrorKind::from_status(status).unwrap_or(ErrorKind::BadRequest);
-    Error::new(kind, rejection.body_text()).into()
+    Error::new(kind, rejection.body_text())
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, Error> {
@@ -760,11 +959,9 @@ mod multipart {
     use super::*;
     use axum::extract::Multipart;
 
-    pub(super) async fn read<S: Send + Sync>(
-        req: Request,
-        state: &S,
-    ) -> Result<(Value, Vec<(String, UploadedFile)>), Error> {
-        let mut mp = Multipart::from_request(req, state)
+    pub(super) async fn read(req: Request) -> Result<(Value, Vec<(String, UploadedFile)>), Error> {
+        // The multipart extractor reads no state.
+        let mut mp = Multipart::from_request(req, &())
             .await
             .map_err(|e| Error::bad_request(e.body_text()))?;
         let mut fields = Vec::new();

@@ -344,8 +344,12 @@ impl Core {
                 }
                 for rule in field.rules.iter() {
                     if !self.validate_attribute_sync(&ctx, rule, input, &mut state) {
-                        self.validate_attribute_async(&ctx, rule, input, &mut state, verifier)
-                            .await?;
+                        // Boxed: inline, the async rules' futures would make every run's
+                        // future (and every request future holding one) several times larger.
+                        Box::pin(
+                            self.validate_attribute_async(&ctx, rule, input, &mut state, verifier),
+                        )
+                        .await?;
                     }
                     if !state.excluded.is_empty() && is_excluded(&state.excluded, key) {
                         break;
@@ -1819,7 +1823,7 @@ fn snake_words(key: &str) -> String {
 }
 
 /// Run a future that cannot wait (no async rules) to completion.
-fn now_or_never<F: Future>(f: F) -> Option<F::Output> {
+pub(crate) fn now_or_never<F: Future>(f: F) -> Option<F::Output> {
     let mut f = std::pin::pin!(f);
     let mut cx = Context::from_waker(Waker::noop());
     match f.as_mut().poll(&mut cx) {
@@ -2178,6 +2182,12 @@ impl AsyncValidator {
             out.push((f.segments.clone(), f.wildcard, kind));
         }
         Coercions(out)
+    }
+
+    /// Whether a rule may wait on I/O (`unique`, `exists`, async custom rules); without one,
+    /// a run completes on its first poll.
+    pub(crate) fn waits(&self) -> bool {
+        self.core.first_async_rule().is_some()
     }
 
     /// The verifier `unique` and `exists` ask.
