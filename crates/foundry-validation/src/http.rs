@@ -24,7 +24,7 @@ use crate::messages::Translator;
 use crate::presence::PresenceVerifier;
 use crate::rule::{IntoRules, Rule};
 use crate::validator::{
-    AsyncValidationError, AsyncValidator, Coercions, Fields, compile, now_or_never,
+    AsyncValidationError, AsyncValidator, Coercions, Fields, ValidatedWithFiles, compile,
 };
 
 /// The rules of one field in a [`FormRequest`]: a rule string or a list of [`Rule`]s.
@@ -432,11 +432,8 @@ type BoxedRead = std::pin::Pin<
     Box<dyn Future<Output = Result<(Value, Vec<(String, UploadedFile)>), Error>> + Send>,
 >;
 
-/// What a validation gives: the validated data or why not, and the uploaded files.
-type RunOutcome = (Result<Value, AsyncValidationError>, Files);
-
 /// A validation waiting on async rules.
-type BoxedRun = std::pin::Pin<Box<dyn Future<Output = RunOutcome> + Send>>;
+type BoxedRun = std::pin::Pin<Box<dyn Future<Output = ValidatedWithFiles> + Send>>;
 
 /// What turns a validation's outcome into the extractor's, besides the settings.
 struct Conclusion {
@@ -521,7 +518,7 @@ fn polled_after_completion<R>() -> R {
 
 /// A validation run in place, or waiting on async rules.
 enum Run {
-    Finished(RunOutcome),
+    Finished(ValidatedWithFiles),
     Waiting(BoxedRun),
 }
 
@@ -544,20 +541,16 @@ fn begin<T: FormRequest>(
     let validator =
         build_validator::<T>(data, files, &prepared.settings).map_err(Error::internal)?;
     let coerce = stringly.then(|| validator.coercions());
-    let run = if validator.waits() {
-        Run::Waiting(Box::pin(validator.validate_with_files()))
-    } else {
-        Run::Finished(
-            now_or_never(validator.validate_with_files())
-                .ok_or_else(|| Error::internal("a validation without async rules waited"))?,
-        )
+    let run = match validator.validate_with_files_in_place() {
+        Ok(outcome) => Run::Finished(outcome),
+        Err(validator) => Run::Waiting(Box::pin(validator.validate_with_files())),
     };
     Ok((run, Conclusion { old_input, coerce }))
 }
 
 /// The validated `T`, or the failure response.
 fn conclude<T: FormRequest>(
-    (result, files): RunOutcome,
+    (result, files): ValidatedWithFiles,
     conclusion: Conclusion,
     prepared: &Prepared,
 ) -> Result<(T, Files), ValidationRejection> {

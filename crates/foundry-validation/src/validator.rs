@@ -373,6 +373,18 @@ impl Core {
         Ok(state)
     }
 
+    /// [`Self::run`] for rules that never wait, without a future to hold. Should one wait
+    /// after all, the data fails (closed, not open).
+    fn run_in_place(&self) -> RunState {
+        now_or_never(self.run(None))
+            .and_then(Result::ok)
+            .unwrap_or_else(|| {
+                let mut s = RunState::default();
+                s.errors.add("", "The given data was invalid.");
+                s
+            })
+    }
+
     /// Whether every rule of an [`Field::own_value_only`] field passes its check. A rule that
     /// passes records nothing whether or not [`Self::should_run`] would let it run, so when
     /// this holds the per-rule path below would leave the state as it is and can be skipped;
@@ -1823,7 +1835,7 @@ fn snake_words(key: &str) -> String {
 }
 
 /// Run a future that cannot wait (no async rules) to completion.
-pub(crate) fn now_or_never<F: Future>(f: F) -> Option<F::Output> {
+fn now_or_never<F: Future>(f: F) -> Option<F::Output> {
     let mut f = std::pin::pin!(f);
     let mut cx = Context::from_waker(Waker::noop());
     match f.as_mut().poll(&mut cx) {
@@ -2008,14 +2020,8 @@ impl Validator {
         if self.core.outcome.is_some() {
             return;
         }
-        let state = now_or_never(self.core.run(None))
-            .and_then(Result::ok)
-            .unwrap_or_else(|| {
-                // Unreachable: async rules are refused by `new`. Fail closed all the same.
-                let mut s = RunState::default();
-                s.errors.add("", "The given data was invalid.");
-                s
-            });
+        // Async rules are refused by `new`.
+        let state = self.core.run_in_place();
         self.core.outcome = Some(state);
     }
 
@@ -2105,6 +2111,13 @@ impl From<AsyncValidationError> for foundry_core::Error {
     }
 }
 
+/// What a validation gives a form request: the validated data or why not, and the uploaded
+/// files.
+pub(crate) type ValidatedWithFiles = (
+    Result<Value, AsyncValidationError>,
+    HashMap<String, UploadedFile>,
+);
+
 /// A validator that may run database rules (`unique`, `exists`) and async custom rules.
 ///
 /// ```
@@ -2186,7 +2199,7 @@ impl AsyncValidator {
 
     /// Whether a rule may wait on I/O (`unique`, `exists`, async custom rules); without one,
     /// a run completes on its first poll.
-    pub(crate) fn waits(&self) -> bool {
+    fn waits(&self) -> bool {
         self.core.first_async_rule().is_some()
     }
 
@@ -2208,13 +2221,23 @@ impl AsyncValidator {
     }
 
     /// Like [`Self::validate`], and hand back the uploaded files.
-    pub(crate) async fn validate_with_files(
-        mut self,
-    ) -> (
-        Result<Value, AsyncValidationError>,
-        HashMap<String, UploadedFile>,
-    ) {
-        let result = match self.core.run(self.verifier.as_deref()).await {
+    pub(crate) async fn validate_with_files(self) -> ValidatedWithFiles {
+        let run = self.core.run(self.verifier.as_deref()).await;
+        self.conclude(run)
+    }
+
+    /// [`Self::validate_with_files`] run in place, for rules that never wait (given back
+    /// when one may: it is to be awaited).
+    pub(crate) fn validate_with_files_in_place(self) -> Result<ValidatedWithFiles, Self> {
+        if self.waits() {
+            return Err(self);
+        }
+        let state = self.core.run_in_place();
+        Ok(self.conclude(Ok(state)))
+    }
+
+    fn conclude(mut self, run: Result<RunState, PresenceError>) -> ValidatedWithFiles {
+        let result = match run {
             Ok(state) if state.errors.is_empty() => Ok(self.core.take_validated(&state.excluded)),
             Ok(state) => Err(AsyncValidationError::Invalid(state.errors)),
             Err(e) => Err(e.into()),

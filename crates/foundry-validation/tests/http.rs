@@ -546,6 +546,58 @@ async fn after_passed_validation_and_stop_on_first_failure_hooks() {
     assert_eq!(json["message"], "The from field is required.");
 }
 
+/// A form whose `slug` rule waits before answering, as a rule asking another service would.
+#[derive(Debug, Deserialize, Serialize)]
+struct Claim {
+    slug: String,
+    title: String,
+}
+
+impl FormRequest for Claim {
+    fn rules() -> Vec<(String, RuleSpec)> {
+        let free = foundry_validation::Rule::custom_async(|value, _data| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            if value == "taken" {
+                Err("The :attribute is taken.".to_owned())
+            } else {
+                Ok(())
+            }
+        });
+        vec![
+            ("slug".into(), RuleSpec::Rules(vec![free])),
+            ("title".into(), "required|string|max:10".into()),
+        ]
+    }
+}
+
+#[tokio::test]
+async fn a_rule_that_waits_is_awaited_before_the_handler_runs() {
+    let router = || {
+        Router::new().route(
+            "/claims",
+            post(|Validated(c): Validated<Claim>| async move { Json(c) }),
+        )
+    };
+    let (status, _, json) = send(
+        router(),
+        json_req("/claims", r#"{"slug": "free", "title": "Mine"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json, json!({"slug": "free", "title": "Mine"}));
+    let (status, _, json) = send(
+        router(),
+        form_req("/claims", "slug=taken&title=far+too+long+a+title"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json["errors"]["slug"][0], "The slug is taken.");
+    assert_eq!(
+        json["errors"]["title"][0],
+        "The title field must not be greater than 10 characters."
+    );
+}
+
 #[tokio::test]
 async fn a_malformed_rule_is_a_server_error_not_a_422() {
     let router = Router::new().route(
