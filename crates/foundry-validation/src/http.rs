@@ -541,9 +541,10 @@ fn begin<T: FormRequest>(
     let validator =
         build_validator::<T>(data, files, &prepared.settings).map_err(Error::internal)?;
     let coerce = stringly.then(|| validator.coercions());
-    let run = match validator.validate_with_files_in_place() {
-        Ok(outcome) => Run::Finished(outcome),
-        Err(validator) => Run::Waiting(Box::pin(validator.validate_with_files())),
+    let run = if validator.waits() {
+        Run::Waiting(Box::pin(validator.validate_with_files()))
+    } else {
+        Run::Finished(validator.validate_with_files_in_place())
     };
     Ok((run, Conclusion { old_input, coerce }))
 }

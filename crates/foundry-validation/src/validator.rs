@@ -2199,7 +2199,7 @@ impl AsyncValidator {
 
     /// Whether a rule may wait on I/O (`unique`, `exists`, async custom rules); without one,
     /// a run completes on its first poll.
-    fn waits(&self) -> bool {
+    pub(crate) fn waits(&self) -> bool {
         self.core.first_async_rule().is_some()
     }
 
@@ -2226,14 +2226,10 @@ impl AsyncValidator {
         self.conclude(run)
     }
 
-    /// [`Self::validate_with_files`] run in place, for rules that never wait (given back
-    /// when one may: it is to be awaited).
-    pub(crate) fn validate_with_files_in_place(self) -> Result<ValidatedWithFiles, Self> {
-        if self.waits() {
-            return Err(self);
-        }
+    /// [`Self::validate_with_files`] run in place, for validators that never [wait](Self::waits).
+    pub(crate) fn validate_with_files_in_place(self) -> ValidatedWithFiles {
         let state = self.core.run_in_place();
-        Ok(self.conclude(Ok(state)))
+        self.conclude(Ok(state))
     }
 
     fn conclude(mut self, run: Result<RunState, PresenceError>) -> ValidatedWithFiles {
