@@ -2200,7 +2200,11 @@ impl AsyncValidator {
     /// Whether a rule may wait on I/O (`unique`, `exists`, async custom rules); without one,
     /// a run completes on its first poll.
     pub(crate) fn waits(&self) -> bool {
-        self.core.first_async_rule().is_some()
+        // A field of own-value built-ins has no async rule: its rules need no look.
+        self.core
+            .fields
+            .iter()
+            .any(|f| !f.own_value_only && f.rules.iter().any(Rule::is_async))
     }
 
     /// The verifier `unique` and `exists` ask.
