@@ -398,7 +398,7 @@ pin_project_lite::pin_project! {
     ///
     /// Written out rather than `async`: every request's handler future holds it, and an
     /// `async` block keeps the request, the body read and the validation's future side by
-    /// side (3.8 KB); this keeps one stage at a time, and runs a validation without async
+    /// side (3.6 KB); this keeps one stage at a time, and runs a validation without async
     /// rules in place.
     struct Extract<B, T, O> {
         #[pin]
@@ -428,12 +428,11 @@ pin_project_lite::pin_project! {
 }
 
 /// A boxed body read: the data and the uploaded files.
-type BoxedRead = std::pin::Pin<
-    Box<dyn Future<Output = Result<(Value, Vec<(String, UploadedFile)>), Error>> + Send>,
->;
+type BoxedRead =
+    Pin<Box<dyn Future<Output = Result<(Value, Vec<(String, UploadedFile)>), Error>> + Send>>;
 
 /// A validation waiting on async rules.
-type BoxedRun = std::pin::Pin<Box<dyn Future<Output = ValidatedWithFiles> + Send>>;
+type BoxedRun = Pin<Box<dyn Future<Output = ValidatedWithFiles> + Send>>;
 
 /// What turns a validation's outcome into the extractor's, besides the settings.
 struct Conclusion {
