@@ -319,7 +319,7 @@ pub struct ValidatedForm<T> {
     /// The validated data.
     pub data: T,
     /// The uploaded files that passed validation.
-    pub files: std::collections::HashMap<String, UploadedFile>,
+    pub files: HashMap<String, UploadedFile>,
 }
 
 impl<S, T> FromRequest<S> for Validated<T>
@@ -353,7 +353,7 @@ where
 }
 
 /// The uploaded files that passed validation, by dotted name.
-type Files = std::collections::HashMap<String, UploadedFile>;
+type Files = HashMap<String, UploadedFile>;
 
 /// The extraction of `T` from `req`, handed to `finish`.
 fn extract<'a, S, T, O: 'a>(

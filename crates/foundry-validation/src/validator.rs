@@ -271,12 +271,16 @@ impl Core {
     }
 
     fn first_async_rule(&self) -> Option<(&str, String)> {
-        self.fields.iter().find_map(|f| {
-            f.rules
-                .iter()
-                .find(|r| r.is_async())
-                .map(|r| (f.pattern.as_str(), r.to_string()))
-        })
+        // A field of own-value built-ins has no async rule: its rules need no look.
+        self.fields
+            .iter()
+            .filter(|f| !f.own_value_only)
+            .find_map(|f| {
+                f.rules
+                    .iter()
+                    .find(|r| r.is_async())
+                    .map(|r| (f.pattern.as_str(), r.to_string()))
+            })
     }
 
     fn now(&self) -> NaiveDateTime {
@@ -2200,11 +2204,7 @@ impl AsyncValidator {
     /// Whether a rule may wait on I/O (`unique`, `exists`, async custom rules); without one,
     /// a run completes on its first poll.
     pub(crate) fn waits(&self) -> bool {
-        // A field of own-value built-ins has no async rule: its rules need no look.
-        self.core
-            .fields
-            .iter()
-            .any(|f| !f.own_value_only && f.rules.iter().any(Rule::is_async))
+        self.core.first_async_rule().is_some()
     }
 
     /// The verifier `unique` and `exists` ask.
@@ -2246,13 +2246,8 @@ impl AsyncValidator {
     }
 
     /// The validated data, or why not.
-    pub async fn validate(mut self) -> Result<Value, AsyncValidationError> {
-        let state = self.core.run(self.verifier.as_deref()).await?;
-        if state.errors.is_empty() {
-            Ok(self.core.take_validated(&state.excluded))
-        } else {
-            Err(AsyncValidationError::Invalid(state.errors))
-        }
+    pub async fn validate(self) -> Result<Value, AsyncValidationError> {
+        self.validate_with_files().await.0
     }
 }
 
