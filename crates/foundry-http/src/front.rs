@@ -166,31 +166,12 @@ pub struct Front {
     pub maintenance: Option<Arc<Maintenance>>,
     /// Metrics and the access log.
     pub observer: Option<Observer>,
-    /// Run on each request the front lets through, just before the router.
-    pub request_hook: Option<RequestHook>,
     /// Answer 503 to a request not answered within this; the stack sets it here, instead of
     /// a timeout layer further in, when no layer between the front and the router would
     /// have to see the 503 (the clock is then read once for this and for metrics).
     pub timeout: Option<Duration>,
 }
 
-/// Something to do to every request before the router sees it (the kernel gives validation
-/// its database this way); one call instead of one more layer and future per request.
-#[derive(Clone)]
-pub struct RequestHook(Arc<dyn Fn(&mut Request) + Send + Sync>);
-
-impl RequestHook {
-    /// A hook running `hook`.
-    pub fn new(hook: impl Fn(&mut Request) + Send + Sync + 'static) -> Self {
-        Self(Arc::new(hook))
-    }
-}
-
-impl std::fmt::Debug for RequestHook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RequestHook")
-    }
-}
 /// Layer applying a [`Front`].
 #[derive(Debug, Clone)]
 pub struct FrontLayer {
@@ -298,14 +279,9 @@ where
             Some(response) => State::Early {
                 response: Some(response),
             },
-            None => {
-                if let Some(hook) = &front.request_hook {
-                    (hook.0)(&mut request);
-                }
-                State::Inner {
-                    future: self.inner.call(request),
-                }
-            }
+            None => State::Inner {
+                future: self.inner.call(request),
+            },
         };
         FrontFuture {
             state,
@@ -539,7 +515,6 @@ mod tests {
             proxies: None,
             maintenance: None,
             observer: None,
-            request_hook: None,
             timeout: None,
         };
         FrontLayer::new(front).layer(tower::service_fn(|request: Request| async move {

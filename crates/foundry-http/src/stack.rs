@@ -46,7 +46,7 @@ use tower_http::compression::{CompressionBody, CompressionLayer};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 use crate::etag::EtagLayer;
-use crate::front::{Front, FrontLayer, RequestHook, RequestIds};
+use crate::front::{Front, FrontLayer, RequestIds};
 use crate::maintenance::Maintenance;
 use crate::method_override::MethodOverrideLayer;
 use crate::metrics::Metrics;
@@ -440,8 +440,6 @@ pub struct StackParts {
     pub metrics: Option<Arc<Metrics>>,
     /// Maintenance mode, when on.
     pub maintenance: Option<Arc<Maintenance>>,
-    /// Run on each request just before the router.
-    pub request_hook: Option<RequestHook>,
 }
 
 impl Default for StackParts {
@@ -453,7 +451,6 @@ impl Default for StackParts {
             route_templates: Vec::new(),
             metrics: None,
             maintenance: None,
-            request_hook: None,
         }
     }
 }
@@ -613,7 +610,6 @@ impl Stack {
             proxies: (!proxies.is_empty()).then_some(proxies),
             maintenance: parts.maintenance,
             observer,
-            request_hook: parts.request_hook,
         };
         Ok(Self {
             #[cfg(feature = "compression")]

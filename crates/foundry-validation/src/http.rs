@@ -1,7 +1,7 @@
 //! HTTP: form requests and the [`Validated`] extractor (JSON bodies, forms, query strings,
 //! multipart uploads with the `multipart` feature).
 
-use std::any::TypeId;
+use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -12,7 +12,7 @@ use std::task::{Context, Poll, ready};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
-use foundry_core::{Error, ErrorKind};
+use foundry_core::{AppContext, Error, ErrorKind};
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, Method, Uri};
 use serde::de::DeserializeOwned;
@@ -167,8 +167,9 @@ pub trait ValidationResponder: Send + Sync {
     ) -> Response;
 }
 
-/// Request-scoped services for the [`Validated`] extractor, added as an axum `Extension`
-/// (`router.layer(Extension(settings))`).
+/// Services for the [`Validated`] extractor: a RustForge app binds them as a service at boot
+/// (with its database as the presence verifier), and a request carrying its own as an axum
+/// `Extension` (`router.layer(Extension(settings))`) uses those instead.
 ///
 /// ```
 /// use axum::{Extension, Router, routing::post};
@@ -324,7 +325,7 @@ pub struct ValidatedForm<T> {
 
 impl<S, T> FromRequest<S> for Validated<T>
 where
-    S: Send + Sync,
+    S: Send + Sync + 'static,
     T: FormRequest,
 {
     type Rejection = ValidationRejection;
@@ -339,7 +340,7 @@ where
 
 impl<S, T> FromRequest<S> for ValidatedForm<T>
 where
-    S: Send + Sync,
+    S: Send + Sync + 'static,
     T: FormRequest,
 {
     type Rejection = ValidationRejection;
@@ -362,10 +363,10 @@ fn extract<'a, S, T, O: 'a>(
     finish: fn(T, Files) -> O,
 ) -> impl Future<Output = Result<O, ValidationRejection>> + Send + 'a
 where
-    S: Send + Sync,
+    S: Send + Sync + 'static,
     T: FormRequest,
 {
-    let (stage, prepared) = match prepare::<T>(req) {
+    let (stage, prepared) = match prepare::<S, T>(req, state) {
         Ok((prepared, req)) => {
             let stage = match prepared.source {
                 Source::Query => Stage::Query,
@@ -577,7 +578,7 @@ fn conclude<T: FormRequest>(
 /// What [`extract`] learns from the request before its body is read.
 #[derive(Default)]
 struct Prepared {
-    settings: ValidationSettings,
+    settings: Settings,
     /// The request's headers, kept only for an app's failure responder.
     headers: Option<HeaderMap>,
     source: Source,
@@ -585,8 +586,44 @@ struct Prepared {
     query: Option<Value>,
 }
 
+/// The settings a validation runs with: the request's own, or the app's.
+enum Settings {
+    /// Set on the request (`Extension(ValidationSettings { .. })`).
+    Own(ValidationSettings),
+    /// The app's, bound as a service: shared, not copied per request.
+    App(Arc<ValidationSettings>),
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::Own(ValidationSettings::default())
+    }
+}
+
+impl std::ops::Deref for Settings {
+    type Target = ValidationSettings;
+
+    fn deref(&self) -> &ValidationSettings {
+        match self {
+            Settings::Own(settings) => settings,
+            Settings::App(settings) => settings,
+        }
+    }
+}
+
+/// The app's settings when `state` is a RustForge app's context, which binds them as a
+/// service at boot: looked up, where an extension would be inserted into every request.
+fn app_settings<S: 'static>(state: &S) -> Option<Arc<ValidationSettings>> {
+    let ctx = (state as &dyn Any).downcast_ref::<AppContext>()?;
+    ctx.services().lifetime_of::<ValidationSettings>()?;
+    ctx.services().get::<ValidationSettings>().ok()
+}
+
 /// Authorization, the validation settings, where the input comes from and the query string.
-fn prepare<T: FormRequest>(mut req: Request) -> Result<(Prepared, Request), ValidationRejection> {
+fn prepare<S: 'static, T: FormRequest>(
+    mut req: Request,
+    state: &S,
+) -> Result<(Prepared, Request), ValidationRejection> {
     let ctx = RequestContext {
         method: req.method(),
         uri: req.uri(),
@@ -596,11 +633,11 @@ fn prepare<T: FormRequest>(mut req: Request) -> Result<(Prepared, Request), Vali
     if !T::authorize(&ctx) {
         return Err(Error::from_kind(ErrorKind::Forbidden).into());
     }
-    // Nothing after this extractor sees the request, so the settings are taken, not copied.
-    let settings = req
-        .extensions_mut()
-        .remove::<ValidationSettings>()
-        .unwrap_or_default();
+    // Nothing after this extractor sees the request, so its settings are taken, not copied.
+    let settings = match req.extensions_mut().remove::<ValidationSettings>() {
+        Some(own) => Settings::Own(own),
+        None => app_settings(state).map_or_else(Settings::default, Settings::App),
+    };
     // Only an app's failure responder looks at the headers once the body is read.
     let headers = settings.responder.as_ref().map(|_| req.headers().clone());
     let source = source_of(req.method(), req.headers())?;

@@ -819,3 +819,60 @@ async fn only_fields_with_rules_reach_the_validated_data() {
             .unwrap();
     assert_eq!(validated, json!({"items": [{"sku": "a"}]}));
 }
+
+/// The signup route under an app's context, whose services may hold the app's settings.
+fn app_with_context(app_settings: Option<ValidationSettings>) -> Router {
+    use foundry_core::config::ConfigLoader;
+    use foundry_core::{AppContext, ServicesBuilder};
+    // A root without a `foundry.toml`: the defaults.
+    let config = ConfigLoader::new("/nonexistent/rustforge-validation-test")
+        .vars(Vec::<(String, String)>::new())
+        .load()
+        .unwrap();
+    let mut services = ServicesBuilder::new();
+    if let Some(settings) = app_settings {
+        services.singleton(settings);
+    }
+    Router::new()
+        .route(
+            "/signup",
+            post(|Validated(s): Validated<Signup>| async move { Json(s) }),
+        )
+        .with_state(AppContext::new(config, services.build()))
+}
+
+#[tokio::test]
+async fn the_apps_settings_come_from_its_services_and_a_request_extension_wins() {
+    let taken = InMemoryPresenceVerifier::new();
+    taken.insert("users", json!({"id": 1, "email": "taken@example.com"}));
+    let app_settings = ValidationSettings {
+        presence_verifier: Some(Arc::new(taken)),
+        ..ValidationSettings::default()
+    };
+    let signup = || json_req("/signup", r#"{"email": "taken@example.com"}"#);
+    // The verifier bound in the app's services counts the row.
+    let (status, _, json) = send(app_with_context(Some(app_settings.clone())), signup()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        json["errors"]["email"][0],
+        "The email has already been taken."
+    );
+    // Settings on the request replace the app's: here an empty table and German messages.
+    let own = ValidationSettings {
+        presence_verifier: Some(Arc::new(InMemoryPresenceVerifier::new())),
+        locale: Some("de".into()),
+        ..ValidationSettings::default()
+    };
+    let router = app_with_context(Some(app_settings)).layer(Extension(own));
+    let (status, _, _) = send(router.clone(), signup()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, json) = send(router, json_req("/signup", "{}")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        json["errors"]["email"][0],
+        "Das Feld email ist erforderlich."
+    );
+    // An app without settings has no verifier: a server error, not the client's.
+    let (status, _, _) = send(app_with_context(None), signup()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+}

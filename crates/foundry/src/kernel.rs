@@ -200,6 +200,13 @@ impl Kernel {
         }
         #[cfg(feature = "db")]
         let database = connect_database::<A>(&config, &mut services, &clock).await?;
+        #[cfg(all(feature = "validation", feature = "db"))]
+        bind_validation_settings(
+            &mut services,
+            database.as_ref().map(crate::db::DbManager::default_db),
+        );
+        #[cfg(all(feature = "validation", not(feature = "db")))]
+        bind_validation_settings(&mut services);
         #[cfg(all(feature = "cache", feature = "db"))]
         let cache =
             crate::cache::connect(&config, &mut services, &clock, database.as_ref()).await?;
@@ -269,11 +276,6 @@ impl Kernel {
         let parts = crate::operations::stack_parts(&config, &http, &routes, metrics, store);
         let maintenance = parts.maintenance.clone();
         let ctx = AppContext::with_urls(config, services.build(), urls);
-        #[cfg(all(feature = "db", feature = "validation"))]
-        let parts = foundry_http::StackParts {
-            request_hook: validation_hook(&ctx),
-            ..parts
-        };
         let stack =
             Stack::new(&http, renderer, parts).map_err(|err| BootError::Http(err.to_string()))?;
         #[cfg(feature = "queue")]
@@ -390,28 +392,27 @@ async fn connect_queue<A: App>(
     Ok(queue)
 }
 
-/// With a database, `unique` and `exists` rules in `Validated<T>` count rows on it: the
-/// settings saying so go into each request that has input.
-#[cfg(all(feature = "db", feature = "validation"))]
-fn validation_hook(ctx: &AppContext) -> Option<foundry_http::front::RequestHook> {
-    let db = ctx.services().get::<crate::db::Db>().ok()?;
-    let settings = foundry_validation::ValidationSettings {
-        presence_verifier: Some(std::sync::Arc::new(
-            foundry_validation::DbPresenceVerifier::new((*db).clone()),
-        )),
+/// `Validated<T>`'s settings, bound as a service unless the app bound its own: with a
+/// database, `unique` and `exists` rules count rows on it.
+#[cfg(feature = "validation")]
+fn bind_validation_settings(
+    services: &mut ServicesBuilder,
+    #[cfg(feature = "db")] db: Option<&crate::db::Db>,
+) {
+    if services.contains::<foundry_validation::ValidationSettings>() {
+        return;
+    }
+    #[cfg(feature = "db")]
+    let presence_verifier = db.map(|db| {
+        std::sync::Arc::new(foundry_validation::DbPresenceVerifier::new(db.clone()))
+            as std::sync::Arc<dyn foundry_validation::PresenceVerifier>
+    });
+    #[cfg(not(feature = "db"))]
+    let presence_verifier = None;
+    services.singleton(foundry_validation::ValidationSettings {
+        presence_verifier,
         ..Default::default()
-    };
-    Some(foundry_http::front::RequestHook::new(
-        move |request: &mut axum::extract::Request| {
-            // `unique`/`exists` only ever see submitted input: a GET without a query string
-            // has none, so it skips the insert.
-            let has_input = request.uri().query().is_some()
-                || !matches!(*request.method(), http::Method::GET | http::Method::HEAD);
-            if has_input {
-                request.extensions_mut().insert(settings.clone());
-            }
-        },
-    ))
+    });
 }
 
 /// Where the app's files are: `FOUNDRY_ROOT`, else the current directory when it has a

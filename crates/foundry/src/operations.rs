@@ -90,8 +90,6 @@ pub(crate) fn stack_parts(
         route_templates: templates,
         metrics,
         maintenance,
-        // Set by the kernel once the app context exists.
-        request_hook: None,
     }
 }
 
