@@ -401,3 +401,58 @@ async fn boot_failures_say_who_failed_and_why() {
         "{text}"
     );
 }
+
+/// Binds its own validation settings: German messages, no presence verifier.
+struct GermanValidation;
+
+impl ServiceProvider for GermanValidation {
+    fn register(&self, services: &mut ServicesBuilder, _: &Config) -> Result<()> {
+        services.singleton(foundry::validation::ValidationSettings {
+            locale: Some("de".into()),
+            ..Default::default()
+        });
+        Ok(())
+    }
+}
+
+struct GermanApp;
+
+impl App for GermanApp {
+    fn routes(routes: Routes) -> Routes {
+        routes
+    }
+
+    fn providers() -> Vec<Box<dyn ServiceProvider>> {
+        vec![Box::new(GermanValidation)]
+    }
+}
+
+#[tokio::test]
+async fn validation_settings_are_bound_at_boot_unless_the_app_binds_its_own() {
+    use foundry::validation::ValidationSettings;
+    let settings_of = |kernel: &Kernel| {
+        kernel
+            .context()
+            .services()
+            .get::<ValidationSettings>()
+            .unwrap()
+    };
+    // The kernel's: with a database, it counts rows for `unique` and `exists`.
+    let kernel = boot_with(&[("FOUNDRY_DATABASE__URL", "sqlite::memory:")]).await;
+    assert!(settings_of(&kernel).presence_verifier.is_some());
+    assert_eq!(settings_of(&kernel).locale, None);
+    // Without one there is no verifier (such rules are then a server error).
+    let kernel = boot_with(&[]).await;
+    assert!(settings_of(&kernel).presence_verifier.is_none());
+
+    // A provider's own binding is kept as it is.
+    let dir = tempfile::tempdir().unwrap();
+    let config = ConfigLoader::new(dir.path())
+        .vars(Vec::<(String, String)>::new())
+        .load()
+        .unwrap();
+    let kernel = Kernel::boot::<GermanApp>(config).await.unwrap();
+    let settings = settings_of(&kernel);
+    assert!(settings.presence_verifier.is_none());
+    assert_eq!(settings.locale.as_deref(), Some("de"));
+}
