@@ -140,9 +140,9 @@ struct PeerService<S> {
 }
 
 /// An empty extension map with room for what a request collects on its way through the stack
-/// (the peer address, axum's original URI, matched path and path parameters, validation
-/// settings, …). Left to itself the map starts with room for three and is rebuilt on the
-/// fourth insert, on every request; a clone of this one keeps its size.
+/// (the peer address, axum's original URI, matched path and path parameters, …). Left to
+/// itself the map starts with room for three and is rebuilt on the fourth insert, on every
+/// request; a clone of this one keeps its size.
 fn extensions_with_room() -> Extensions {
     #[derive(Clone)]
     struct Slot<const N: u8>;

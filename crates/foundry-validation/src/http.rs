@@ -538,7 +538,7 @@ fn begin<T: FormRequest>(
         Some(_) => data.clone(),
         None => Value::Null,
     };
-    let validator =
+    let mut validator =
         build_validator::<T>(data, files, &prepared.settings).map_err(Error::internal)?;
     let coerce = stringly.then(|| validator.coercions());
     let run = if validator.waits() {
@@ -674,20 +674,10 @@ fn build_validator<T: FormRequest>(
             T::after,
         )
     };
-    if T::STOP_ON_FIRST_FAILURE {
-        v = v.stop_on_first_failure();
-    }
+    // Set in place: the builder methods would move the validator on every call.
+    v.configure(settings, T::STOP_ON_FIRST_FAILURE);
     for (key, file) in files {
-        v = v.file(&key, file);
-    }
-    if let Some(t) = &settings.translator {
-        v = v.translator(t.clone());
-    }
-    if let Some(l) = &settings.locale {
-        v = v.locale(l);
-    }
-    if let Some(p) = &settings.presence_verifier {
-        v = v.presence_verifier(p.clone());
+        v.add_file(&key, file);
     }
     Ok(v)
 }

@@ -2179,6 +2179,28 @@ impl AsyncValidator {
         }
     }
 
+    /// A form request's settings, set in place.
+    pub(crate) fn configure(
+        &mut self,
+        settings: &crate::http::ValidationSettings,
+        stop_on_first_failure: bool,
+    ) {
+        let core = &mut self.core;
+        core.stop_on_first_failure = stop_on_first_failure;
+        if let Some(t) = &settings.translator {
+            core.translator = t.clone();
+        }
+        if let Some(l) = &settings.locale {
+            core.locale = Cow::Owned(l.clone());
+        }
+        self.verifier.clone_from(&settings.presence_verifier);
+    }
+
+    /// An uploaded file under `key`, added in place.
+    pub(crate) fn add_file(&mut self, key: &str, file: UploadedFile) {
+        self.core.add_file(key, file);
+    }
+
     pub(crate) fn coercions(&self) -> Coercions {
         let mut out = Vec::new();
         for f in self.core.fields.iter() {
@@ -2225,24 +2247,26 @@ impl AsyncValidator {
     }
 
     /// Like [`Self::validate`], and hand back the uploaded files.
-    pub(crate) async fn validate_with_files(self) -> ValidatedWithFiles {
+    pub(crate) async fn validate_with_files(mut self) -> ValidatedWithFiles {
         let run = self.core.run(self.verifier.as_deref()).await;
         self.conclude(run)
     }
 
     /// [`Self::validate_with_files`] run in place, for validators that never [wait](Self::waits).
-    pub(crate) fn validate_with_files_in_place(self) -> ValidatedWithFiles {
+    /// Borrowed, not consumed: the validator is not moved for the run.
+    pub(crate) fn validate_with_files_in_place(&mut self) -> ValidatedWithFiles {
         let state = self.core.run_in_place();
         self.conclude(Ok(state))
     }
 
-    fn conclude(mut self, run: Result<RunState, PresenceError>) -> ValidatedWithFiles {
+    /// The outcome of a run; takes the data and the files out of the validator.
+    fn conclude(&mut self, run: Result<RunState, PresenceError>) -> ValidatedWithFiles {
         let result = match run {
             Ok(state) if state.errors.is_empty() => Ok(self.core.take_validated(&state.excluded)),
             Ok(state) => Err(AsyncValidationError::Invalid(state.errors)),
             Err(e) => Err(e.into()),
         };
-        (result, self.core.files)
+        (result, std::mem::take(&mut self.core.files))
     }
 
     /// The validated data, or why not.
