@@ -1,0 +1,183 @@
+//! Reading a request body whole, for [`crate::Validated`].
+//!
+//! axum's `Bytes` extractor collects every body into a list of buffers (a `VecDeque` grown on
+//! the first frame) and flattens it at the end; a JSON or form body nearly always arrives as
+//! one frame, which is taken here as it is. The limit is axum's (`DefaultBodyLimit`, 2 MB
+//! unless the app or a route sets another), and so are the statuses: 413 over the limit,
+//! 400 when the body cannot be read.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use axum::RequestExt as _;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::Request;
+use foundry_core::{Error, ErrorKind};
+
+/// The future of a whole request body.
+pub(crate) struct ReadBody {
+    body: Body,
+    /// The data so far: the first frame as it came, or a buffer once a second one came.
+    read: Read,
+}
+
+enum Read {
+    Nothing,
+    One(Bytes),
+    Many(Vec<u8>),
+}
+
+impl ReadBody {
+    /// The body of `request`, within the request's body limit.
+    pub(crate) fn new(request: Request) -> Self {
+        Self {
+            body: request.into_limited_body(),
+            read: Read::Nothing,
+        }
+    }
+
+    fn take(&mut self) -> Bytes {
+        match std::mem::replace(&mut self.read, Read::Nothing) {
+            Read::Nothing => Bytes::new(),
+            Read::One(bytes) => bytes,
+            Read::Many(buffer) => Bytes::from(buffer),
+        }
+    }
+}
+
+impl Future for ReadBody {
+    type Output = Result<Bytes, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        loop {
+            let Some(frame) = ready!(Pin::new(&mut this.body).poll_frame(cx)) else {
+                return Poll::Ready(Ok(this.take()));
+            };
+            // Trailers carry no data.
+            let Ok(data) = frame.map_err(read_error)?.into_data() else {
+                continue;
+            };
+            this.read = match std::mem::replace(&mut this.read, Read::Nothing) {
+                Read::Nothing => Read::One(data),
+                Read::One(first) => {
+                    let mut buffer = Vec::with_capacity(first.len() + data.len());
+                    buffer.extend_from_slice(&first);
+                    buffer.extend_from_slice(&data);
+                    Read::Many(buffer)
+                }
+                Read::Many(mut buffer) => {
+                    buffer.extend_from_slice(&data);
+                    Read::Many(buffer)
+                }
+            };
+            // Saves a poll that would only report the end.
+            if this.body.is_end_stream() {
+                return Poll::Ready(Ok(this.take()));
+            }
+        }
+    }
+}
+
+/// 413 when the body went over the limit (the limit's error sits under the body's own
+/// wrappers), 400 for anything else.
+fn read_error(error: axum::Error) -> Error {
+    let error = error.into_inner();
+    let over_limit = std::iter::successors(Some(&*error as &dyn std::error::Error), |e| e.source())
+        .any(|e| e.is::<http_body_util::LengthLimitError>());
+    let kind = if over_limit {
+        ErrorKind::PayloadTooLarge
+    } else {
+        ErrorKind::BadRequest
+    };
+    Error::new(kind, format!("Failed to buffer the request body: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use http_body::Frame;
+    use http_body_util::BodyExt as _;
+    use tower::{Layer as _, ServiceExt as _};
+
+    use super::*;
+
+    /// A body of these frames, in order.
+    struct Frames(VecDeque<Result<Frame<Bytes>, std::io::Error>>);
+
+    impl HttpBody for Frames {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+            Poll::Ready(self.0.pop_front())
+        }
+    }
+
+    fn data(chunks: &[&'static str]) -> Frames {
+        Frames(
+            chunks
+                .iter()
+                .map(|c| Ok(Frame::data(Bytes::from_static(c.as_bytes()))))
+                .collect(),
+        )
+    }
+
+    async fn read(
+        body: impl HttpBody<Data = Bytes, Error = std::io::Error> + Send + 'static,
+    ) -> Result<Bytes, Error> {
+        ReadBody::new(Request::new(Body::new(body))).await
+    }
+
+    #[tokio::test]
+    async fn one_frame_several_frames_and_trailers_read_as_axum_collects_them() {
+        assert_eq!(read(data(&["{\"a\":1}"])).await.unwrap(), "{\"a\":1}");
+        assert_eq!(
+            read(data(&["{\"a\"", ":", "1}"])).await.unwrap(),
+            "{\"a\":1}"
+        );
+        let mut trailed = data(&["ab", "c"]);
+        trailed
+            .0
+            .push_back(Ok(Frame::trailers(http::HeaderMap::new())));
+        assert_eq!(read(trailed).await.unwrap(), "abc");
+        assert!(read(data(&[])).await.unwrap().is_empty());
+        let from_axum = Body::new(data(&["ab", "c"]))
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(read(data(&["ab", "c"])).await.unwrap(), from_axum);
+        // A body that knows its end is not polled past it.
+        let whole = ReadBody::new(Request::new(Body::from("abc")))
+            .await
+            .unwrap();
+        assert_eq!(whole, "abc");
+    }
+
+    #[tokio::test]
+    async fn over_the_limit_is_413_and_a_broken_body_400() {
+        // The limit as a route's `DefaultBodyLimit` layer sets it.
+        let limited = axum::extract::DefaultBodyLimit::max(15).layer(tower::service_fn(
+            |request: Request| async move { Ok::<_, std::convert::Infallible>(request) },
+        ));
+        let request = Request::new(Body::new(data(&["0123456789", "0123456789"])));
+        let request = limited.oneshot(request).await.unwrap();
+        let err = ReadBody::new(request).await.unwrap_err();
+        assert_eq!(err.status(), http::StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(err.to_string().contains("length limit exceeded"), "{err}");
+
+        let mut broken = data(&["{"]);
+        broken
+            .0
+            .push_back(Err(std::io::Error::other("connection reset")));
+        let err = read(broken).await.unwrap_err();
+        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+        assert!(err.to_string().contains("connection reset"), "{err}");
+    }
+}
