@@ -41,8 +41,9 @@ pub enum Shutdown {
 /// Serve `router` on `listener` until `signal` resolves, then stop accepting connections and
 /// give in-flight requests up to `grace` to finish.
 ///
-/// Each request carries the peer address as `ConnectInfo<SocketAddr>`, which trusted-proxy
-/// handling and `ClientIp` start from. Idle keep-alive connections are closed at once when
+/// HTTP/1.1, and with the `http2` feature (on by default) HTTP/2 over cleartext with prior
+/// knowledge (`h2c`) on the same port. Each request carries the peer address as
+/// `ConnectInfo<SocketAddr>`, which trusted-proxy handling and `ClientIp` start from. Idle keep-alive connections are closed at once when
 /// `signal` resolves; a connection with a request in flight is closed after its response.
 ///
 /// ```no_run
@@ -332,6 +333,59 @@ mod tests {
                 },
             ),
         )
+    }
+
+    /// What the server answers a client that opens with HTTP/2's connection preface and an
+    /// empty SETTINGS frame: up to the first nine bytes it sends back before it closes.
+    async fn answer_to_h2_preface() -> Vec<u8> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new().route("/", get(|| async { "hi" }));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            router,
+            async {
+                stopped.await.ok();
+            },
+            Duration::from_secs(1),
+        ));
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut opening = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        // A SETTINGS frame with no settings: length 0, type 4, no flags, stream 0.
+        opening.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+        stream.write_all(&opening).await.unwrap();
+        let mut answer = Vec::new();
+        let mut byte = [0];
+        // A reset connection ends the answer like a closed one.
+        while answer.len() < 9 && matches!(stream.read(&mut byte).await, Ok(1)) {
+            answer.push(byte[0]);
+        }
+        drop(stream);
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+        answer
+    }
+
+    #[cfg(feature = "http2")]
+    #[tokio::test]
+    async fn with_http2_a_client_with_prior_knowledge_speaks_h2() {
+        let answer = answer_to_h2_preface().await;
+        // The server's own SETTINGS frame: type 4 on stream 0.
+        assert_eq!(answer.len(), 9, "{answer:?}");
+        assert_eq!(answer[3], 4, "{answer:?}");
+        assert_eq!(&answer[5..9], &[0, 0, 0, 0], "{answer:?}");
+    }
+
+    #[cfg(not(feature = "http2"))]
+    #[tokio::test]
+    async fn without_http2_the_preface_is_refused() {
+        // HTTP/1.1 cannot read it: the connection is closed without an HTTP/2 frame.
+        let answer = answer_to_h2_preface().await;
+        assert!(
+            answer.is_empty() || answer.starts_with(b"HTTP/1.1 "),
+            "{answer:?}"
+        );
     }
 
     #[tokio::test]
