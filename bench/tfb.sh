@@ -6,7 +6,8 @@
 # It builds release, (re)creates and seeds the database with the app's own migrations and
 # seeder, starts both servers on core 0, checks that they answer every endpoint with the same
 # status, content type and body (the same shape for the random ones), then loads each
-# endpoint with wrk on core 1, alternating the two servers, ROUNDS rounds, medians.
+# endpoint with wrk on core 1, alternating the two servers in SLICES turns per round (DURATION
+# seconds each per round), ROUNDS rounds, medians.
 #
 # Prints `RESULT tfb_<endpoint>_rps`, `RESULT baseline_<endpoint>_rps`,
 # `RESULT tfb_<endpoint>_ratio` (target >= 0.9; each round's own ratio goes to stderr, to show
@@ -18,6 +19,7 @@
 #   bench/tfb.sh
 #   LOAD=0 ENDPOINTS="plaintext json validate" bench/tfb.sh   # instructions only
 #   ROUNDS=5 DURATION=10 ENDPOINTS="db fortunes" bench/tfb.sh
+#   SLICES=1 bench/tfb.sh   # one DURATION-long run per server and round
 #   TFB_DATABASE_URL=postgres://postgres@127.0.0.1:5432/tfb_bench POOL=10 QUERIES=20 bench/tfb.sh
 #
 # CG_KEEP=dir keeps the callgrind outputs (`dir/<server>_<endpoint>.<requests>`) for
@@ -95,17 +97,36 @@ rss_kb() { awk "/^$2:/ {print \$2}" "/proc/$1/status"; }
 app_idle=$(rss_kb "$app_pid" VmRSS)
 base_idle=$(rss_kb "$base_pid" VmRSS)
 
+# Each round gives each server DURATION seconds per endpoint, in SLICES turns that alternate
+# between the two (tfb, baseline, baseline, tfb, …): the machine's load drifts over seconds, and
+# turns that short put both servers under the same drift. A server's figure for the round is
+# its requests over its seconds.
+SLICES="${SLICES:-5}"
+slice_secs=$(( DURATION / SLICES )); [ "$slice_secs" -ge 1 ] || slice_secs=1
+served() { # url [wrk options...] -> "<requests> <seconds>"
+  local out
+  out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${slice_secs}s" "${@:2}" "$1")
+  if grep -q 'Non-2xx\|Socket errors' <<<"$out"; then
+    echo "warning: $1: $(grep 'Non-2xx\|Socket errors' <<<"$out" | tr -s ' ')" >&2
+  fi
+  awk '/ requests in / {sub(/s,$/, "", $4); print $1, $4}' <<<"$out"
+}
 declare -A runs=()
 [ "${LOAD:-1}" = 1 ] || ROUNDS=0
 for round in $(seq 1 "$ROUNDS"); do
   for endpoint in $ENDPOINTS; do
-    # Alternate which server goes first, so drift in machine load hits both alike.
-    servers=(tfb baseline)
-    [ $(( round % 2 )) = 0 ] && servers=(baseline tfb)
-    for server in "${servers[@]}"; do
-      port=$APP_PORT; [ "$server" = baseline ] && port=$BASE_PORT
-      extra=(); [ "$endpoint" = validate ] && extra=(-s "$post_lua")
-      runs[${server}_$endpoint]+="$(rps "http://127.0.0.1:$port${path[$endpoint]}" "${extra[@]}") "
+    extra=(); [ "$endpoint" = validate ] && extra=(-s "$post_lua")
+    declare -A turns=([tfb]="" [baseline]="")
+    for turn in $(seq 1 "$SLICES"); do
+      servers=(tfb baseline)
+      [ $(( (round + turn) % 2 )) = 1 ] && servers=(baseline tfb)
+      for server in "${servers[@]}"; do
+        port=$APP_PORT; [ "$server" = baseline ] && port=$BASE_PORT
+        turns[$server]+="$(served "http://127.0.0.1:$port${path[$endpoint]}" "${extra[@]}")"$'\n'
+      done
+    done
+    for server in tfb baseline; do
+      runs[${server}_$endpoint]+="$(awk 'NF == 2 {n += $1; t += $2} END {printf "%.1f", n / t}' <<<"${turns[$server]}") "
     done
   done
 done
