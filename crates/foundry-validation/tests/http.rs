@@ -623,7 +623,7 @@ async fn a_malformed_rule_is_a_server_error_not_a_422() {
 #[tokio::test]
 async fn bodies_over_the_limit_are_413() {
     let router = app(ValidationSettings::default()).layer(axum::extract::DefaultBodyLimit::max(16));
-    let (status, _, _) = send(
+    let (status, _, json) = send(
         router,
         json_req(
             "/posts",
@@ -632,6 +632,10 @@ async fn bodies_over_the_limit_are_413() {
     )
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        json,
+        json!({"message": "Failed to buffer the request body: length limit exceeded"})
+    );
 }
 
 /// Rules read from a setting that changes at run time: built on every request.
