@@ -28,7 +28,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -599,9 +599,12 @@ impl Stack {
             timeout: timeout.filter(|_| bare),
             renderer,
             request_ids,
-            headers: response_headers(config)?,
+            headers: response_headers(config)?
+                .into_iter()
+                .map(|(name, value)| (name, lasting(value)))
+                .collect(),
             hsts: if hsts_allowed {
-                hsts_header(&config.security_headers)?
+                hsts_header(&config.security_headers)?.map(lasting)
             } else {
                 None
             },
@@ -763,6 +766,25 @@ fn response_headers(config: &HttpConfig) -> Result<Vec<(HeaderName, HeaderValue)
     Ok(headers)
 }
 
+/// `value`, kept for the life of the process. The front copies these onto every response: a
+/// copy of a static value is a pointer copy, where a copy of a shared one is an atomic
+/// reference count up and, when the response is dropped, down again. Each distinct value is
+/// kept once, so building the stack again (tests, a second app) does not add to them.
+fn lasting(value: HeaderValue) -> HeaderValue {
+    static KEPT: Mutex<Vec<&'static [u8]>> = Mutex::new(Vec::new());
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    let bytes = match kept.iter().find(|kept| **kept == value.as_bytes()) {
+        Some(bytes) => *bytes,
+        None => {
+            let bytes: &'static [u8] = Box::leak(value.as_bytes().into());
+            kept.push(bytes);
+            bytes
+        }
+    };
+    // The bytes came from a valid value, so they make one again.
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_static(bytes)).unwrap_or(value)
+}
+
 /// The configured security headers, HSTS aside.
 fn security_headers(
     config: &SecurityHeadersConfig,
@@ -889,6 +911,17 @@ mod tests {
         let empty = raw_response(router, "GET", "/empty").await;
         assert!(empty.starts_with("http/1.1 204"), "{empty}");
         assert!(!empty.contains("content-length"), "{empty}");
+    }
+
+    #[test]
+    fn lasting_values_are_the_given_ones_kept_once() {
+        let first = lasting(HeaderValue::from_str("kept-once-test").unwrap());
+        let again = lasting(HeaderValue::from_str("kept-once-test").unwrap());
+        assert_eq!(first, "kept-once-test");
+        assert_eq!(first.as_bytes().as_ptr(), again.as_bytes().as_ptr());
+        let other = lasting(HeaderValue::from_static("another-test-value"));
+        assert_eq!(other, "another-test-value");
+        assert_ne!(other.as_bytes().as_ptr(), first.as_bytes().as_ptr());
     }
 
     #[test]
