@@ -17,15 +17,21 @@ wait_http() {
   echo "error: $1 does not answer" >&2; return 1
 }
 
-# Requests/s of `url` with wrk on core 1; more wrk options (`-s script.lua`) may follow the
-# URL. Non-2xx answers are reported on stderr: they would make the figure meaningless.
-rps() { # url [wrk options...]
+# wrk's report for `url`, loaded for `secs` seconds on core 1; more wrk options (`-s
+# script.lua`) may follow. Non-2xx answers are reported on stderr: they would make the figure
+# meaningless.
+load_for() { # secs url [wrk options...]
   local out
-  out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "${@:2}" "$1")
+  out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$1s" "${@:3}" "$2")
   if grep -q 'Non-2xx\|Socket errors' <<<"$out"; then
-    echo "warning: $1: $(grep 'Non-2xx\|Socket errors' <<<"$out" | tr -s ' ')" >&2
+    echo "warning: $2: $(grep 'Non-2xx\|Socket errors' <<<"$out" | tr -s ' ')" >&2
   fi
-  awk '/^Requests\/sec/ {print $2}' <<<"$out"
+  printf '%s\n' "$out"
+}
+
+# Requests/s of `url` over DURATION seconds.
+rps() { # url [wrk options...]
+  load_for "$DURATION" "$@" | awk '/^Requests\/sec/ {print $2}'
 }
 
 # Microseconds of server CPU per request `a` adds over `b`, from requests/s on one core.

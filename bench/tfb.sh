@@ -104,12 +104,7 @@ base_idle=$(rss_kb "$base_pid" VmRSS)
 SLICES="${SLICES:-5}"
 slice_secs=$(( DURATION / SLICES )); [ "$slice_secs" -ge 1 ] || slice_secs=1
 served() { # url [wrk options...] -> "<requests> <seconds>"
-  local out
-  out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${slice_secs}s" "${@:2}" "$1")
-  if grep -q 'Non-2xx\|Socket errors' <<<"$out"; then
-    echo "warning: $1: $(grep 'Non-2xx\|Socket errors' <<<"$out" | tr -s ' ')" >&2
-  fi
-  awk '/ requests in / {sub(/s,$/, "", $4); print $1, $4}' <<<"$out"
+  load_for "$slice_secs" "$@" | awk '/ requests in / {sub(/s,$/, "", $4); print $1, $4}'
 }
 declare -A runs=()
 [ "${LOAD:-1}" = 1 ] || ROUNDS=0
