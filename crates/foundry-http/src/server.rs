@@ -87,7 +87,11 @@ where
         };
         let mut watch = connections.watch();
         tokio::spawn(async move {
-            let builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // One buffer per HTTP/1 write instead of head and body as separate slices: the
+            // body is copied once, and the kernel's single-slice send costs less than the
+            // vectored one (5–8% more requests/s on small responses; docs/performance.md).
+            builder.http1().writev(false);
             let mut connection =
                 pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
             let served = poll_fn(|cx| {
@@ -386,6 +390,85 @@ mod tests {
             answer.is_empty() || answer.starts_with(b"HTTP/1.1 "),
             "{answer:?}"
         );
+    }
+
+    /// Bytes `0, 1, …, 250, 0, 1, …`: a body whose every byte says where it belongs.
+    fn patterned(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[tokio::test]
+    async fn bodies_larger_than_the_write_buffer_arrive_whole_sized_or_streamed() {
+        // hyper flattens head and body into one write buffer (`writev(false)`): a body far
+        // past its size, given whole or in chunks of unknown total, must still arrive intact.
+        const LEN: usize = 3 * 1024 * 1024 + 7;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new()
+            .route("/sized", get(|| async { patterned(LEN) }))
+            .route(
+                "/streamed",
+                get(|| async {
+                    let chunks = patterned(LEN)
+                        .chunks(100_000)
+                        .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))
+                        .collect::<Vec<_>>();
+                    Body::from_stream(futures_util::stream::iter(chunks))
+                }),
+            );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            router,
+            async {
+                stopped.await.ok();
+            },
+            Duration::from_secs(1),
+        ));
+        for (path, framing) in [
+            ("/sized", format!("content-length: {LEN}\r\n")),
+            ("/streamed", "transfer-encoding: chunked\r\n".to_owned()),
+        ] {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream
+                .write_all(
+                    format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                        .as_bytes(),
+                )
+                .await
+                .unwrap();
+            let mut raw = Vec::new();
+            stream.read_to_end(&mut raw).await.unwrap();
+            let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            let head = String::from_utf8_lossy(&raw[..end]).to_lowercase();
+            assert!(head.starts_with("http/1.1 200"), "{path}: {head}");
+            assert!(head.contains(&framing), "{path}: {head}");
+            let body = if path == "/sized" {
+                raw[end..].to_vec()
+            } else {
+                dechunk(&raw[end..])
+            };
+            assert_eq!(body.len(), LEN, "{path}");
+            assert!(body == patterned(LEN), "{path}: the body's bytes differ");
+        }
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+    }
+
+    /// The data of a chunked body (sizes in hex, each chunk followed by CRLF, ending at 0).
+    fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let line_end = raw.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&raw[..line_end]).unwrap(), 16).unwrap();
+            if size == 0 {
+                return out;
+            }
+            let data = &raw[line_end + 2..];
+            out.extend_from_slice(&data[..size]);
+            raw = &data[size + 2..];
+        }
     }
 
     #[tokio::test]
