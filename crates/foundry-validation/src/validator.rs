@@ -180,6 +180,9 @@ struct RunState {
     failed: Vec<(String, String)>,
     implicit_failed: HashSet<String>,
     excluded: Vec<Vec<String>>,
+    /// How many one-segment fields found their key in the data: when that is every key of
+    /// the data, the validated data is the data (see [`Core::take_top_level`]).
+    top_level_found: usize,
 }
 
 /// The fields of a rule set, compiled: shared by every validator of a form request whose
@@ -322,6 +325,11 @@ impl Core {
             };
             let single =
                 (!field.wildcard).then(|| (&field.key, path::get(&self.data, &field.segments)));
+            if let Some((_, Some(_))) = single
+                && field.segments.len() == 1
+            {
+                state.top_level_found += 1;
+            }
             let keys = single
                 .into_iter()
                 .chain(expanded.iter().map(|(key, found)| (key, *found)));
@@ -1679,7 +1687,8 @@ impl Core {
     // ---- results -------------------------------------------------------------------------
 
     /// The validated data, taken out of the validator (its data is left `null`).
-    fn take_validated(&mut self, excluded: &[Vec<String>]) -> Value {
+    fn take_validated(&mut self, state: &RunState) -> Value {
+        let excluded = &state.excluded;
         let mut data = std::mem::take(&mut self.data);
         if self
             .fields
@@ -1687,7 +1696,9 @@ impl Core {
             .all(|f| !f.wildcard && f.segments.len() == 1)
         {
             match data {
-                Value::Object(map) => return self.take_top_level(map, excluded),
+                Value::Object(map) => {
+                    return self.take_top_level(map, excluded, state.top_level_found);
+                }
                 other => data = other,
             }
         }
@@ -1724,8 +1735,22 @@ impl Core {
 
     /// [`Self::take_validated`] when every field is a plain top-level key (the usual form):
     /// the keys without a field (or excluded, or files) are dropped from the data in place,
-    /// so nothing is copied.
-    fn take_top_level(&self, mut map: Map<String, Value>, excluded: &[Vec<String>]) -> Value {
+    /// so nothing is copied. `found` fields found their key in the data: the fields are
+    /// distinct keys, so when that is every key and nothing is excluded, a file or an array
+    /// whose children are validated, every key is kept and the map is not walked at all.
+    fn take_top_level(
+        &self,
+        mut map: Map<String, Value>,
+        excluded: &[Vec<String>],
+        found: usize,
+    ) -> Value {
+        if found == map.len()
+            && excluded.is_empty()
+            && self.files.is_empty()
+            && !self.fields.iter().any(|f| f.array && f.has_children)
+        {
+            return Value::Object(map);
+        }
         map.retain(|key, v| {
             let parent_of_validated_children =
                 |field: &Field| field.array && !v.is_null() && field.has_children;
@@ -2072,7 +2097,7 @@ impl Validator {
             return Err(ValidationErrors::new());
         };
         if state.errors.is_empty() {
-            Ok(self.core.take_validated(&state.excluded))
+            Ok(self.core.take_validated(&state))
         } else {
             Err(state.errors)
         }
@@ -2262,7 +2287,7 @@ impl AsyncValidator {
     /// The outcome of a run; takes the data and the files out of the validator.
     fn conclude(&mut self, run: Result<RunState, PresenceError>) -> ValidatedWithFiles {
         let result = match run {
-            Ok(state) if state.errors.is_empty() => Ok(self.core.take_validated(&state.excluded)),
+            Ok(state) if state.errors.is_empty() => Ok(self.core.take_validated(&state)),
             Ok(state) => Err(AsyncValidationError::Invalid(state.errors)),
             Err(e) => Err(e.into()),
         };
@@ -2324,6 +2349,36 @@ mod tests {
         ])
         .unwrap();
         assert!(fields.iter().all(|f| !f.own_value_only));
+    }
+
+    #[test]
+    fn validated_top_level_data_keeps_exactly_the_fields_with_rules() {
+        let validated = |data: Value, rules: &[(&str, &str)]| outcome(&data, rules, true).0;
+        let rules = [("a", "nullable|string"), ("b", "nullable|integer")];
+        // Every key has a field: the data comes back as it is.
+        assert_eq!(
+            validated(json!({"a": "x", "b": 1}), &rules),
+            Ok(json!({"a": "x", "b": 1}))
+        );
+        // As many keys as fields, but not the same ones.
+        assert_eq!(
+            validated(json!({"a": "x", "c": 2}), &rules),
+            Ok(json!({"a": "x"}))
+        );
+        // A key without a field is dropped, present fields or not.
+        assert_eq!(
+            validated(json!({"a": "x", "b": 1, "c": 2}), &rules),
+            Ok(json!({"a": "x", "b": 1}))
+        );
+        assert_eq!(validated(json!({"c": 2}), &rules), Ok(json!({})));
+        // Every key has a field, and one field is excluded.
+        assert_eq!(
+            validated(
+                json!({"a": "x", "b": 1}),
+                &[("a", "string"), ("b", "integer|exclude")]
+            ),
+            Ok(json!({"a": "x"}))
+        );
     }
 
     #[test]
