@@ -5,6 +5,7 @@
 //! one atomic load instead of polling a watch channel. On a hello-world route those two were
 //! a tenth of the request's instructions.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
@@ -81,7 +82,7 @@ where
             },
         };
         let service = PeerService {
-            service: service.clone(),
+            service: RefCell::new(service.clone()),
             peer,
             extensions: extensions.clone(),
         };
@@ -136,9 +137,10 @@ async fn accept_failed(err: &std::io::Error) {
 }
 
 /// The app's service as hyper calls it on one connection.
-#[derive(Clone)]
 struct PeerService<S> {
-    service: S,
+    /// The connection's own copy, called in place: hyper calls through a shared reference,
+    /// and a call never re-enters, so borrowing it beats copying it for every request.
+    service: RefCell<S>,
     peer: SocketAddr,
     /// Cloned into each request: see [`extensions_with_room`].
     extensions: Extensions,
@@ -177,13 +179,13 @@ where
         // hyper leaves a request's extensions empty, so this moves the clone's map in.
         request.extensions_mut().extend(self.extensions.clone());
         request.extensions_mut().insert(ConnectInfo(self.peer));
-        let mut service = self.service.clone();
+        let mut service = self.service.borrow_mut();
         // The app's stack is always ready at once; then the request goes straight in, and the
         // future hyper keeps is the service's own rather than one holding the request too.
         match service.poll_ready(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(Ok(())) => Either::Left(service.call(request)),
             Poll::Ready(Err(never)) => match never {},
-            Poll::Pending => Either::Right(Box::pin(service.oneshot(request))),
+            Poll::Pending => Either::Right(Box::pin(service.clone().oneshot(request))),
         }
     }
 }

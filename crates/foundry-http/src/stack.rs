@@ -343,12 +343,11 @@ fn invalid(key: &str, message: impl Into<String>) -> StackError {
 
 /// The whole app as one service: the global stack around the router.
 ///
-/// Cloning it is one reference count (the server clones the service for every request); a
-/// call clones the composed stack inside, whose layers are themselves reference counts, and
-/// boxes its future.
-#[derive(Clone)]
+/// Each clone owns its copy of the composed stack (whose layers are reference counts), so a
+/// call goes straight in without copying the stack first; the server clones it once per
+/// connection, not per request. A call boxes its future.
 pub struct AppService {
-    stack: Arc<dyn CallStack>,
+    stack: Box<dyn CallStack>,
 }
 
 impl AppService {
@@ -363,7 +362,15 @@ impl AppService {
         S::Future: Send + 'static,
     {
         Self {
-            stack: Arc::new(service),
+            stack: Box::new(service),
+        }
+    }
+}
+
+impl Clone for AppService {
+    fn clone(&self) -> Self {
+        Self {
+            stack: self.stack.clone_box(),
         }
     }
 }
@@ -377,9 +384,10 @@ impl std::fmt::Debug for AppService {
 /// The future of [`AppService`].
 pub type AppFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-/// A composed stack called through a shared reference.
+/// A composed stack, type-erased.
 trait CallStack: Send + Sync {
-    fn call(&self, request: Request) -> AppFuture;
+    fn call(&mut self, request: Request) -> AppFuture;
+    fn clone_box(&self) -> Box<dyn CallStack>;
 }
 
 impl<S> CallStack for S
@@ -387,15 +395,18 @@ where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
 {
-    fn call(&self, request: Request) -> AppFuture {
-        let mut service = self.clone();
+    fn call(&mut self, request: Request) -> AppFuture {
         // The stack's layers and the router never apply backpressure, so this is ready at once;
         // a service that is not waits for readiness inside the future instead.
-        match service.poll_ready(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(Ok(())) => Box::pin(Service::call(&mut service, request)),
+        match self.poll_ready(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => Box::pin(Service::call(self, request)),
             Poll::Ready(Err(never)) => match never {},
-            Poll::Pending => Box::pin(service.oneshot(request)),
+            Poll::Pending => Box::pin(self.clone().oneshot(request)),
         }
+    }
+
+    fn clone_box(&self) -> Box<dyn CallStack> {
+        Box::new(self.clone())
     }
 }
 
@@ -409,7 +420,7 @@ impl Service<Request> for AppService {
     }
 
     fn call(&mut self, request: Request) -> AppFuture {
-        CallStack::call(&*self.stack, request)
+        self.stack.call(request)
     }
 }
 
