@@ -537,7 +537,7 @@ impl Stack {
         let request_ids = if config.request_id.enabled {
             let name = HeaderName::try_from(config.request_id.header.as_str())
                 .map_err(|e| invalid("request_id.header", format!("not a header name ({e})")))?;
-            Some(RequestIds::new(name))
+            Some(RequestIds::new(lasting_name(name)))
         } else {
             None
         };
@@ -612,7 +612,7 @@ impl Stack {
             request_ids,
             headers: response_headers(config)?
                 .into_iter()
-                .map(|(name, value)| (name, lasting(value)))
+                .map(|(name, value)| (lasting_name(name), lasting(value)))
                 .collect(),
             hsts: if hsts_allowed {
                 hsts_header(&config.security_headers)?.map(lasting)
@@ -777,23 +777,38 @@ fn response_headers(config: &HttpConfig) -> Result<Vec<(HeaderName, HeaderValue)
     Ok(headers)
 }
 
-/// `value`, kept for the life of the process. The front copies these onto every response: a
-/// copy of a static value is a pointer copy, where a copy of a shared one is an atomic
-/// reference count up and, when the response is dropped, down again. Each distinct value is
-/// kept once, so building the stack again (tests, a second app) does not add to them.
-fn lasting(value: HeaderValue) -> HeaderValue {
+/// `bytes`, kept for the life of the process: each distinct value once, so building the
+/// stack again (tests, a second app) does not add to them.
+fn kept(bytes: &[u8]) -> &'static [u8] {
     static KEPT: Mutex<Vec<&'static [u8]>> = Mutex::new(Vec::new());
     let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
-    let bytes = match kept.iter().find(|kept| **kept == value.as_bytes()) {
-        Some(bytes) => *bytes,
+    match kept.iter().find(|kept| **kept == bytes) {
+        Some(bytes) => bytes,
         None => {
-            let bytes: &'static [u8] = Box::leak(value.as_bytes().into());
+            let bytes: &'static [u8] = Box::leak(bytes.into());
             kept.push(bytes);
             bytes
         }
-    };
+    }
+}
+
+/// `value`, kept for the life of the process. The front copies these onto every response: a
+/// copy of a static value is a pointer copy, where a copy of a shared one is an atomic
+/// reference count up and, when the response is dropped, down again.
+fn lasting(value: HeaderValue) -> HeaderValue {
     // The bytes came from a valid value, so they make one again.
-    HeaderValue::from_maybe_shared(bytes::Bytes::from_static(bytes)).unwrap_or(value)
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_static(kept(value.as_bytes())))
+        .unwrap_or(value)
+}
+
+/// `name`, kept for the life of the process, as [`lasting`] keeps values: a name that is not
+/// one of the standard ones is otherwise shared bytes, counted up and down on every copy.
+fn lasting_name(name: HeaderName) -> HeaderName {
+    match std::str::from_utf8(kept(name.as_str().as_bytes())) {
+        // A header name's text is a valid, lowercase name.
+        Ok(text) => HeaderName::from_static(text),
+        Err(_) => name,
+    }
 }
 
 /// The configured security headers, HSTS aside.
@@ -922,6 +937,15 @@ mod tests {
         let empty = raw_response(router, "GET", "/empty").await;
         assert!(empty.starts_with("http/1.1 204"), "{empty}");
         assert!(!empty.contains("content-length"), "{empty}");
+    }
+
+    #[test]
+    fn lasting_names_are_the_given_ones_kept_once() {
+        let first = lasting_name(HeaderName::from_bytes(b"x-kept-once-test").unwrap());
+        let again = lasting_name(HeaderName::from_bytes(b"X-Kept-Once-Test").unwrap());
+        assert_eq!(first, "x-kept-once-test");
+        assert_eq!(first.as_str().as_ptr(), again.as_str().as_ptr());
+        assert_eq!(lasting_name(header::SERVER), header::SERVER);
     }
 
     #[test]
