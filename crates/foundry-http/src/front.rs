@@ -7,6 +7,7 @@
 //! would be several times the cost of the handler behind a hello-world route. See
 //! `docs/performance.md` for the figures.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use axum::body::{Body, HttpBody};
 use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
+use bytes::BytesMut;
 use foundry_core::Error;
 use http::header::{
     ACCEPT, CONTENT_LENGTH, Entry, HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY,
@@ -44,17 +46,17 @@ pub struct RequestIds {
 /// Hex digits of a made id's prefix (six random bytes).
 const PREFIX_LEN: usize = 12;
 
-/// The bytes of a made id, held inline: the header value is then one allocation, and the
-/// copies set on the request and the response share it by reference count.
-struct MadeId {
-    bytes: [u8; PREFIX_LEN + 1 + 16],
-    len: u8,
-}
+/// Bytes of the longest made id: the prefix, `-`, and 16 hex digits.
+const MADE_ID_LEN: usize = PREFIX_LEN + 1 + 16;
 
-impl AsRef<[u8]> for MadeId {
-    fn as_ref(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
+/// Room for this many made ids in one [`ID_BUFFER`].
+const IDS_PER_BUFFER: usize = 128;
+
+thread_local! {
+    /// Where this thread writes the ids it makes: each id is a slice of one shared buffer (a
+    /// reference count up), where an allocation of its own would cost an allocation and a
+    /// free per request. A buffer is replaced when full and freed when its last id is.
+    static ID_BUFFER: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -91,19 +93,22 @@ impl RequestIds {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         // `<prefix>-<n in lowercase hex>`, written by hand: `format!` costs more than the
         // rest of the id.
-        let mut id = MadeId {
-            bytes: [0; PREFIX_LEN + 1 + 16],
-            len: 0,
-        };
-        id.bytes[..PREFIX_LEN].copy_from_slice(&self.prefix);
-        id.bytes[PREFIX_LEN] = b'-';
+        let mut id = [0u8; MADE_ID_LEN];
+        id[..PREFIX_LEN].copy_from_slice(&self.prefix);
+        id[PREFIX_LEN] = b'-';
         let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
         for i in 0..digits {
-            id.bytes[PREFIX_LEN + digits - i] = HEX[((n >> (4 * i)) & 0xf) as usize];
+            id[PREFIX_LEN + digits - i] = HEX[((n >> (4 * i)) & 0xf) as usize];
         }
-        id.len = (PREFIX_LEN + 1 + digits) as u8;
-        HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(id))
-            .unwrap_or(HeaderValue::from_static("-"))
+        let id = &id[..PREFIX_LEN + 1 + digits];
+        let bytes = ID_BUFFER.with_borrow_mut(|buffer| {
+            if buffer.capacity() - buffer.len() < id.len() {
+                *buffer = BytesMut::with_capacity(IDS_PER_BUFFER * MADE_ID_LEN);
+            }
+            buffer.extend_from_slice(id);
+            buffer.split().freeze()
+        });
+        HeaderValue::from_maybe_shared(bytes).unwrap_or(HeaderValue::from_static("-"))
     }
 
     /// The incoming id when it is short printable ASCII.
@@ -499,6 +504,20 @@ mod tests {
             assert_eq!(id(n), format!("{prefix}-{hex}"));
         }
         assert_eq!(ids.next.load(Ordering::Relaxed), 0, "the counter wraps");
+    }
+
+    #[test]
+    fn ids_made_across_several_buffers_stay_what_they_were() {
+        let ids = RequestIds::new(HeaderName::from_static("x-request-id"));
+        let prefix = std::str::from_utf8(&ids.prefix).unwrap().to_owned();
+        // Long ids fill buffers fastest; every id is kept while later ones are made.
+        ids.next.store(u64::MAX - 3 * IDS_PER_BUFFER as u64, Ordering::Relaxed);
+        let made: Vec<(u64, HeaderValue)> = (0..3 * IDS_PER_BUFFER + 5)
+            .map(|_| (ids.next.load(Ordering::Relaxed), ids.make()))
+            .collect();
+        for (n, id) in &made {
+            assert_eq!(id.to_str().unwrap(), format!("{prefix}-{n:x}"));
+        }
     }
 
     /// A front with request ids and nothing else, around a handler that answers with the id
