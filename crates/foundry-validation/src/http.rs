@@ -3,10 +3,11 @@
 
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use axum::extract::{FromRequest, Request};
@@ -687,24 +688,40 @@ struct CompiledForm {
     attributes: HashMap<String, String>,
 }
 
-/// `T`'s compiled form, made on first use (a rule error is not kept: it is reported again
-/// on every request, as when the rules are built per request).
-fn compiled<T: FormRequest>() -> Result<Arc<CompiledForm>, RuleError> {
-    type Forms = RwLock<HashMap<TypeId, Arc<CompiledForm>, BuildHasherDefault<TypeIdHasher>>>;
-    static FORMS: OnceLock<Forms> = OnceLock::new();
-    let forms = FORMS.get_or_init(Default::default);
+/// `T`'s compiled form, made on first use and kept for the life of the process (once per
+/// form type). A rule error is not kept: it is reported again on every request, as when the
+/// rules are built per request.
+///
+/// Each thread keeps its own index of the forms it has used, so a request finds its form
+/// without a lock or a reference count; the process-wide index, under a lock, is consulted
+/// once per form and thread.
+fn compiled<T: FormRequest>() -> Result<&'static CompiledForm, RuleError> {
+    type Forms = HashMap<TypeId, &'static CompiledForm, BuildHasherDefault<TypeIdHasher>>;
+    static SHARED: Mutex<Option<Forms>> = Mutex::new(None);
+    thread_local! {
+        static LOCAL: RefCell<Forms> = RefCell::default();
+    }
     let id = TypeId::of::<T>();
-    if let Some(hit) = forms.read().ok().and_then(|f| f.get(&id).cloned()) {
-        return Ok(hit);
+    if let Some(form) = LOCAL.with_borrow(|forms| forms.get(&id).copied()) {
+        return Ok(form);
     }
-    let form = Arc::new(CompiledForm {
-        fields: compile(T::rules())?,
-        messages: T::messages(),
-        attributes: T::attributes().into_iter().collect(),
-    });
-    if let Ok(mut f) = forms.write() {
-        f.insert(id, form.clone());
-    }
+    let form = {
+        let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+        let shared = shared.get_or_insert_with(Forms::default);
+        match shared.get(&id) {
+            Some(form) => *form,
+            None => {
+                let form: &'static CompiledForm = Box::leak(Box::new(CompiledForm {
+                    fields: compile(T::rules())?,
+                    messages: T::messages(),
+                    attributes: T::attributes().into_iter().collect(),
+                }));
+                shared.insert(id, form);
+                form
+            }
+        }
+    };
+    LOCAL.with_borrow_mut(|forms| forms.insert(id, form));
     Ok(form)
 }
 

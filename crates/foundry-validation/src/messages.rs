@@ -202,8 +202,17 @@ fn flatten(prefix: &str, value: &Value, out: &mut HashMap<String, String>) {
 
 /// The translator shared by validators that were not given one.
 pub fn default_translator() -> Arc<Translator> {
+    shared_default().clone()
+}
+
+/// The shipped lines, borrowed.
+pub(crate) fn default_lines() -> &'static Translator {
+    shared_default()
+}
+
+fn shared_default() -> &'static Arc<Translator> {
     static DEFAULT: OnceLock<Arc<Translator>> = OnceLock::new();
-    DEFAULT.get_or_init(|| Arc::new(Translator::new())).clone()
+    DEFAULT.get_or_init(|| Arc::new(Translator::new()))
 }
 
 /// Replace `:name` placeholders in one pass. `:Name` gives the value with its first letter

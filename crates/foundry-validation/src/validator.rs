@@ -14,7 +14,7 @@ use crate::custom::RuleContext;
 use crate::date;
 use crate::error::{RuleError, ValidationErrors};
 use crate::file::{self, UploadedFile};
-use crate::messages::{Translator, default_translator, replace};
+use crate::messages::{Translator, default_lines, replace};
 use crate::path::{self, split};
 use crate::presence::{DbRule, PresenceError, PresenceQuery, PresenceVerifier};
 use crate::rule::{Builtin, IntoRules, Kind, Name, Rule};
@@ -235,7 +235,9 @@ pub(crate) struct Core {
     files: HashMap<String, UploadedFile>,
     messages: Vec<(String, String)>,
     attributes: HashMap<String, String>,
-    translator: Arc<Translator>,
+    /// `None` for the shipped lines ([`crate::default_translator`]): most validators never change
+    /// them, and the shared default is then not counted up and down for each one.
+    translator: Option<Arc<Translator>>,
     /// Borrowed for the default `en`: most validators never change it.
     locale: Cow<'static, str>,
     stop_on_first_failure: bool,
@@ -263,13 +265,21 @@ impl Core {
             files: HashMap::new(),
             messages: Vec::new(),
             attributes: HashMap::new(),
-            translator: default_translator(),
+            translator: None,
             locale: Cow::Borrowed("en"),
             stop_on_first_failure: false,
             now: None,
             after: Vec::new(),
             form_after: None,
             outcome: None,
+        }
+    }
+
+    /// The language lines in use.
+    fn translator(&self) -> &Translator {
+        match &self.translator {
+            Some(translator) => translator,
+            None => default_lines(),
         }
     }
 
@@ -1599,7 +1609,7 @@ impl Core {
         repl: Vec<(&'static str, String)>,
         input: Input<'_>,
     ) -> String {
-        let t = &self.translator;
+        let t = self.translator();
         let loc = &*self.locale;
         let line = self
             .inline_message(ctx, rule_key)
@@ -1636,7 +1646,7 @@ impl Core {
     }
 
     fn custom_line(&self, ctx: &Ctx<'_>, rule_key: &str) -> Option<String> {
-        let t = &self.translator;
+        let t = self.translator();
         if let Some(line) = t.line(&self.locale, &format!("custom.{}.{rule_key}", ctx.key_str)) {
             return Some(line.to_owned());
         }
@@ -1652,7 +1662,7 @@ impl Core {
                 return a.clone();
             }
             if let Some(a) = self
-                .translator
+                .translator()
                 .line(&self.locale, &format!("attributes.{name}"))
             {
                 return a.to_owned();
@@ -1671,7 +1681,7 @@ impl Core {
     fn display_value(&self, attribute: &str, v: &Value) -> String {
         let raw = to_php_string(v).unwrap_or_default();
         if let Some(line) = self
-            .translator
+            .translator()
             .line(&self.locale, &format!("values.{attribute}.{raw}"))
         {
             return line.to_owned();
@@ -1916,7 +1926,7 @@ macro_rules! builder_methods {
         /// Use these language lines instead of the shipped ones.
         #[must_use]
         pub fn translator(mut self, translator: Arc<Translator>) -> Self {
-            self.core.translator = translator;
+            self.core.translator = Some(translator);
             self.core.outcome = None;
             self
         }
@@ -2212,13 +2222,14 @@ impl AsyncValidator {
     ) {
         let core = &mut self.core;
         core.stop_on_first_failure = stop_on_first_failure;
-        if let Some(t) = &settings.translator {
-            core.translator = t.clone();
-        }
+        core.translator.clone_from(&settings.translator);
         if let Some(l) = &settings.locale {
             core.locale = Cow::Owned(l.clone());
         }
-        self.verifier.clone_from(&settings.presence_verifier);
+        // Only rules that wait ask the verifier; a run in place never does.
+        if self.waits() {
+            self.verifier.clone_from(&settings.presence_verifier);
+        }
     }
 
     /// An uploaded file under `key`, added in place.
