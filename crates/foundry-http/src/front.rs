@@ -511,7 +511,8 @@ mod tests {
         let ids = RequestIds::new(HeaderName::from_static("x-request-id"));
         let prefix = std::str::from_utf8(&ids.prefix).unwrap().to_owned();
         // Long ids fill buffers fastest; every id is kept while later ones are made.
-        ids.next.store(u64::MAX - 3 * IDS_PER_BUFFER as u64, Ordering::Relaxed);
+        ids.next
+            .store(u64::MAX - 3 * IDS_PER_BUFFER as u64, Ordering::Relaxed);
         let made: Vec<(u64, HeaderValue)> = (0..3 * IDS_PER_BUFFER + 5)
             .map(|_| (ids.next.load(Ordering::Relaxed), ids.make()))
             .collect();

@@ -327,6 +327,29 @@ mod tests {
         Ok(out)
     }
 
+    /// A server on a free port serving `router` until the sender is used, with `grace`.
+    async fn start(
+        router: Router,
+        grace: Duration,
+    ) -> (
+        SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<Shutdown>>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            router,
+            async {
+                stopped.await.ok();
+            },
+            grace,
+        ));
+        (addr, stop, server)
+    }
+
     /// A router whose `/slow/{ms}` says when a request entered it, then sleeps `ms`.
     fn app(entered: std::sync::Arc<tokio::sync::Notify>) -> Router {
         Router::new().route(
@@ -344,18 +367,8 @@ mod tests {
     /// What the server answers a client that opens with HTTP/2's connection preface and an
     /// empty SETTINGS frame: up to the first nine bytes it sends back before it closes.
     async fn answer_to_h2_preface() -> Vec<u8> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let router = Router::new().route("/", get(|| async { "hi" }));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(
-            listener,
-            router,
-            async {
-                stopped.await.ok();
-            },
-            Duration::from_secs(1),
-        ));
+        let (addr, stop, server) = start(router, Duration::from_secs(1)).await;
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let mut opening = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
         // A SETTINGS frame with no settings: length 0, type 4, no flags, stream 0.
@@ -404,8 +417,6 @@ mod tests {
         // hyper flattens head and body into one write buffer (`writev(false)`): a body far
         // past its size, given whole or in chunks of unknown total, must still arrive intact.
         const LEN: usize = 3 * 1024 * 1024 + 7;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let router = Router::new()
             .route("/sized", get(|| async { patterned(LEN) }))
             .route(
@@ -418,15 +429,7 @@ mod tests {
                     Body::from_stream(futures_util::stream::iter(chunks))
                 }),
             );
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(
-            listener,
-            router,
-            async {
-                stopped.await.ok();
-            },
-            Duration::from_secs(1),
-        ));
+        let (addr, stop, server) = start(router, Duration::from_secs(1)).await;
         for (path, framing) in [
             ("/sized", format!("content-length: {LEN}\r\n")),
             ("/streamed", "transfer-encoding: chunked\r\n".to_owned()),
@@ -475,18 +478,8 @@ mod tests {
 
     #[tokio::test]
     async fn in_flight_requests_finish_and_new_connections_are_refused() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let entered = std::sync::Arc::new(tokio::sync::Notify::new());
-        let server = tokio::spawn(serve(
-            listener,
-            app(entered.clone()),
-            async {
-                stop_rx.await.ok();
-            },
-            Duration::from_secs(30),
-        ));
+        let (addr, stop_tx, server) = start(app(entered.clone()), Duration::from_secs(30)).await;
         let slow = tokio::spawn(request(addr, "/slow/3000"));
         entered.notified().await;
         stop_tx.send(()).unwrap();
@@ -508,17 +501,7 @@ mod tests {
     #[tokio::test]
     async fn the_grace_period_bounds_the_wait() {
         let entered = std::sync::Arc::new(tokio::sync::Notify::new());
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(
-            listener,
-            app(entered.clone()),
-            async {
-                stop_rx.await.ok();
-            },
-            Duration::from_millis(200),
-        ));
+        let (addr, stop_tx, server) = start(app(entered.clone()), Duration::from_millis(200)).await;
         let _slow = tokio::spawn(request(addr, "/slow/10000"));
         entered.notified().await;
         let stopped_at = std::time::Instant::now();
