@@ -235,8 +235,8 @@ pub(crate) struct Core {
     files: HashMap<String, UploadedFile>,
     messages: Vec<(String, String)>,
     attributes: HashMap<String, String>,
-    /// `None` for the shipped lines ([`crate::default_translator`]): most validators never change
-    /// them, and the shared default is then not counted up and down for each one.
+    /// `None` for the shipped lines ([`crate::default_translator`]): most validators never
+    /// change them, and the shared default is then not counted up and down for each one.
     translator: Option<Arc<Translator>>,
     /// Borrowed for the default `en`: most validators never change it.
     locale: Cow<'static, str>,
