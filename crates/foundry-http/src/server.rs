@@ -91,7 +91,7 @@ where
             let mut builder = auto::Builder::new(TokioExecutor::new());
             // One buffer per HTTP/1 write instead of head and body as separate slices: the
             // body is copied once, and the kernel's single-slice send costs less than the
-            // vectored one (5–8% more requests/s on small responses; docs/performance.md).
+            // vectored one (2–8% more requests/s on small responses; docs/performance.md).
             builder.http1().writev(false);
             let mut connection =
                 pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
