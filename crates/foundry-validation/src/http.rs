@@ -537,10 +537,10 @@ fn begin<T: FormRequest>(
         Some(_) => data.clone(),
         None => Value::Null,
     };
-    let mut validator =
+    let (mut validator, waits) =
         build_validator::<T>(data, files, &prepared.settings).map_err(Error::internal)?;
     let coerce = stringly.then(|| validator.coercions());
-    let run = if validator.waits() {
+    let run = if waits {
         Run::Waiting(Box::pin(validator.validate_with_files()))
     } else {
         Run::Finished(validator.validate_with_files_in_place())
@@ -654,7 +654,7 @@ fn build_validator<T: FormRequest>(
     data: Value,
     files: Vec<(String, UploadedFile)>,
     settings: &ValidationSettings,
-) -> Result<AsyncValidator, RuleError> {
+) -> Result<(AsyncValidator, bool), RuleError> {
     let mut v = if T::CACHE_RULES {
         let form = compiled::<T>()?;
         AsyncValidator::for_form(
@@ -674,11 +674,11 @@ fn build_validator<T: FormRequest>(
         )
     };
     // Set in place: the builder methods would move the validator on every call.
-    v.configure(settings, T::STOP_ON_FIRST_FAILURE);
+    let waits = v.configure(settings, T::STOP_ON_FIRST_FAILURE);
     for (key, file) in files {
         v.add_file(&key, file);
     }
-    Ok(v)
+    Ok((v, waits))
 }
 
 /// A form request's rules, messages and attribute names, compiled once.

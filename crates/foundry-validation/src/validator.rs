@@ -2215,21 +2215,24 @@ impl AsyncValidator {
     }
 
     /// A form request's settings, set in place.
+    /// Returns whether the validator [waits](Self::waits): only then is the presence
+    /// verifier set, as a run in place never asks it.
     pub(crate) fn configure(
         &mut self,
         settings: &crate::http::ValidationSettings,
         stop_on_first_failure: bool,
-    ) {
+    ) -> bool {
         let core = &mut self.core;
         core.stop_on_first_failure = stop_on_first_failure;
         core.translator.clone_from(&settings.translator);
         if let Some(l) = &settings.locale {
             core.locale = Cow::Owned(l.clone());
         }
-        // Only rules that wait ask the verifier; a run in place never does.
-        if self.waits() {
+        let waits = self.waits();
+        if waits {
             self.verifier.clone_from(&settings.presence_verifier);
         }
+        waits
     }
 
     /// An uploaded file under `key`, added in place.
