@@ -2215,6 +2215,7 @@ impl AsyncValidator {
     }
 
     /// A form request's settings, set in place.
+    ///
     /// Returns whether the validator [waits](Self::waits): only then is the presence
     /// verifier set, as a run in place never asks it.
     pub(crate) fn configure(
