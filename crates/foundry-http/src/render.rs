@@ -290,10 +290,35 @@ pub fn escape(text: &str) -> String {
 }
 
 /// [`escape`] into any writer (a view's output), without building a `String` first. Text
-/// between the characters to escape is copied in runs, not one character at a time.
+/// between the characters to escape is copied in runs, not one character at a time, and is
+/// scanned eight bytes at a time: most text has nothing to escape.
 pub fn escape_into(out: &mut impl std::fmt::Write, text: &str) -> std::fmt::Result {
     let mut run = 0;
-    for (i, byte) in text.bytes().enumerate() {
+    let mut words = text.as_bytes().chunks_exact(8);
+    let mut offset = 0;
+    for word in &mut words {
+        if may_need_escaping(word) {
+            run = escape_bytes(out, text, run, offset, word)?;
+        }
+        offset += 8;
+    }
+    let rest = words.remainder();
+    if may_need_escaping(rest) {
+        run = escape_bytes(out, text, run, offset, rest)?;
+    }
+    out.write_str(&text[run..])
+}
+
+/// Writes `text[run..]` up to each byte of `bytes` (which starts at `offset` in `text`) that
+/// needs escaping, then that byte's entity; returns where the text not yet written starts.
+fn escape_bytes(
+    out: &mut impl std::fmt::Write,
+    text: &str,
+    mut run: usize,
+    offset: usize,
+    bytes: &[u8],
+) -> Result<usize, std::fmt::Error> {
+    for (i, byte) in bytes.iter().enumerate() {
         let entity = match byte {
             b'&' => "&amp;",
             b'<' => "&lt;",
@@ -302,12 +327,31 @@ pub fn escape_into(out: &mut impl std::fmt::Write, text: &str) -> std::fmt::Resu
             b'\'' => "&#39;",
             _ => continue,
         };
-        // The escaped bytes are ASCII, so `i` is always on a character boundary.
-        out.write_str(&text[run..i])?;
+        // The escaped bytes are ASCII, so `offset + i` is always on a character boundary.
+        out.write_str(&text[run..offset + i])?;
         out.write_str(entity)?;
-        run = i + 1;
+        run = offset + i + 1;
     }
-    out.write_str(&text[run..])
+    Ok(run)
+}
+
+/// Whether any of (at most eight) bytes is one of `&'"<>`, tested on all of them at once: a
+/// byte is `&` or `'` when it reads 0x27 with its lowest bit set, `<` or `>` when it reads 0x3E
+/// with its second bit set, and `"` is 0x22. Each test makes the matching bytes zero, and
+/// `(v - 0x01…) & !v & 0x80…` is non-zero exactly when some byte of `v` is zero. Fewer than
+/// eight bytes are padded with zeros, which match none of the tests.
+fn may_need_escaping(word: &[u8]) -> bool {
+    const fn splat(byte: u8) -> u64 {
+        u64::from_ne_bytes([byte; 8])
+    }
+    let zero_byte = |v: u64| v.wrapping_sub(splat(0x01)) & !v;
+    let mut bytes = [0; 8];
+    bytes[..word.len()].copy_from_slice(word);
+    let word = u64::from_ne_bytes(bytes);
+    let found = zero_byte((word | splat(0x01)) ^ splat(0x27))
+        | zero_byte((word | splat(0x02)) ^ splat(0x3E))
+        | zero_byte(word ^ splat(0x22));
+    found & splat(0x80) != 0
 }
 
 /// Whether the request asks for JSON, as Laravel's `expectsJson()` decides it: the first type
@@ -361,6 +405,36 @@ mod tests {
         let mut out = String::from("kept ");
         escape_into(&mut out, "<b>").unwrap();
         assert_eq!(out, "kept &lt;b&gt;");
+    }
+
+    #[test]
+    fn escape_finds_every_special_byte_at_every_place_in_a_word() {
+        // Each character to escape, and characters with bytes close to theirs, at every position of texts that span one, two and three eight-byte words.
+        let specials = ['&', '<', '>', '"', '\''];
+        let near = ['%', '#', '$', '6', ';', '=', '?', 'é', '€'];
+        for len in [1, 7, 8, 9, 15, 16, 17, 23] {
+            for at in 0..len {
+                for c in specials.iter().chain(&near) {
+                    let text: String = (0..len).map(|i| if i == at { *c } else { 'a' }).collect();
+                    let expected: String = text
+                        .chars()
+                        .map(|ch| match ch {
+                            '&' => "&amp;".to_owned(),
+                            '<' => "&lt;".to_owned(),
+                            '>' => "&gt;".to_owned(),
+                            '"' => "&quot;".to_owned(),
+                            '\'' => "&#39;".to_owned(),
+                            other => other.to_string(),
+                        })
+                        .collect();
+                    assert_eq!(escape(&text), expected, "{text:?}");
+                }
+            }
+        }
+        assert_eq!(
+            escape("<<<<<<<<>>>>>>>>"),
+            "&lt;".repeat(8) + &"&gt;".repeat(8)
+        );
     }
 
     #[test]
