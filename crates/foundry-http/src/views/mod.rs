@@ -83,6 +83,49 @@ impl askama::filters::Escaper for HtmlEscaper {
     }
 }
 
+/// How much to reserve for a typed view's output. askama's estimate counts a loop's body a
+/// few times, so a page with a table outgrows it and is copied at each doubling; each thread
+/// remembers the largest page it has rendered of each template (up to 64 KiB) and reserves
+/// that instead.
+#[cfg(feature = "typed-views")]
+mod rendered_sizes {
+    use std::cell::RefCell;
+
+    /// Past this, the copies while growing cost little next to the rendering itself.
+    const MOST: usize = 64 * 1024;
+
+    thread_local! {
+        /// (template's type name, largest output) — a handful of entries, scanned in order.
+        static LARGEST: RefCell<Vec<(&'static str, usize)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Type names are compared by address first: one type's name is one constant.
+    fn same(a: &str, b: &str) -> bool {
+        std::ptr::eq(a, b) || a == b
+    }
+
+    /// Bytes to reserve for rendering the template called `name`.
+    pub(super) fn reserve(name: &'static str, estimate: usize) -> usize {
+        LARGEST.with_borrow(|largest| {
+            largest
+                .iter()
+                .find(|(known, _)| same(known, name))
+                .map_or(estimate, |(_, size)| (*size).max(estimate))
+        })
+    }
+
+    /// Remember that the template called `name` rendered `size` bytes.
+    pub(super) fn record(name: &'static str, size: usize) {
+        let size = size.min(MOST);
+        LARGEST.with_borrow_mut(|largest| {
+            match largest.iter_mut().find(|(known, _)| same(known, name)) {
+                Some((_, largest)) => *largest = (*largest).max(size),
+                None => largest.push((name, size)),
+            }
+        });
+    }
+}
+
 /// Why a view could not be rendered.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -200,12 +243,17 @@ impl View {
     /// ```
     #[cfg(feature = "typed-views")]
     pub fn template<T: Template>(template: &T) -> Result<Self, ViewError> {
-        let body = template.render().map_err(|err| ViewError::Render {
-            template: std::any::type_name::<T>().to_owned(),
-            line: None,
-            message: err.to_string(),
-            detail: None,
-        })?;
+        let name = std::any::type_name::<T>();
+        let mut body = String::with_capacity(rendered_sizes::reserve(name, T::SIZE_HINT));
+        template
+            .render_into(&mut body)
+            .map_err(|err| ViewError::Render {
+                template: name.to_owned(),
+                line: None,
+                message: err.to_string(),
+                detail: None,
+            })?;
+        rendered_sizes::record(name, body.len());
         Ok(Self::new("", body))
     }
 
@@ -239,5 +287,51 @@ impl IntoResponse for View {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type));
         headers.extend(self.headers);
         response
+    }
+}
+
+#[cfg(all(test, feature = "typed-views"))]
+mod tests {
+    use super::*;
+
+    #[derive(Template)]
+    #[template(
+        source = "{% for row in rows %}<tr>{{ row }}</tr>{% endfor %}",
+        ext = "txt"
+    )]
+    struct Rows<'a> {
+        rows: &'a [&'a str],
+    }
+
+    #[test]
+    fn a_typed_view_reserves_what_its_template_rendered_before() {
+        let many = ["a row long enough to outgrow askama's estimate"; 40];
+        let name = std::any::type_name::<Rows<'_>>();
+        assert_eq!(
+            rendered_sizes::reserve(name, Rows::SIZE_HINT),
+            Rows::SIZE_HINT
+        );
+
+        let first = View::template(&Rows { rows: &many }).unwrap();
+        assert_eq!(first.body(), format!("<tr>{}</tr>", many[0]).repeat(40));
+        assert!(
+            first.body.len() > Rows::SIZE_HINT,
+            "the test needs a page past the estimate"
+        );
+        assert_eq!(
+            rendered_sizes::reserve(name, Rows::SIZE_HINT),
+            first.body.len()
+        );
+
+        // The same page again fits in what was reserved; a smaller one keeps the largest.
+        let again = View::template(&Rows { rows: &many }).unwrap();
+        assert_eq!(again.body, first.body);
+        assert_eq!(again.body.capacity(), first.body.len());
+        let small = View::template(&Rows { rows: &many[..1] }).unwrap();
+        assert_eq!(small.body(), format!("<tr>{}</tr>", many[0]));
+        assert_eq!(
+            rendered_sizes::reserve(name, Rows::SIZE_HINT),
+            first.body.len()
+        );
     }
 }
