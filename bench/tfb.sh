@@ -10,9 +10,9 @@
 # seconds each per round), ROUNDS rounds, medians.
 #
 # Prints `RESULT tfb_<endpoint>_rps`, `RESULT baseline_<endpoint>_rps`,
-# `RESULT tfb_<endpoint>_ratio` (target >= 0.9; each round's own ratio goes to stderr, to show
-# how much the machine moved), idle and peak RSS of each server (peak = the kernel's
-# high-water mark over the whole load), and, unless CALLGRIND=0, callgrind
+# `RESULT tfb_<endpoint>_ratio` (target >= 0.9; the median of the rounds' own ratios, which
+# go to stderr to show how much the machine moved), idle and peak RSS of each server (peak =
+# the kernel's high-water mark over the whole load), and, unless CALLGRIND=0, callgrind
 # instructions per request for each endpoint (`validate` with the valid signup; the figure
 # that does not move with machine load). LOAD=0 skips the wrk load and the RSS figures.
 #
@@ -131,10 +131,14 @@ for endpoint in $([ "${LOAD:-1}" = 1 ] && echo "$ENDPOINTS"); do
   base=$(printf '%s\n' ${runs[baseline_$endpoint]} | median)
   printf 'RESULT tfb_%s_rps %.0f req/s\n' "$endpoint" "$tfb"
   printf 'RESULT baseline_%s_rps %.0f req/s\n' "$endpoint" "$base"
-  awk -v a="$tfb" -v b="$base" -v n="$endpoint" 'BEGIN {printf "RESULT tfb_%s_ratio %.3f x\n", n, a/b}'
-  # Each round's own ratio (its two runs were back to back), to show how far the machine moved.
-  paste -d' ' <(printf '%s\n' ${runs[tfb_$endpoint]}) <(printf '%s\n' ${runs[baseline_$endpoint]}) \
-    | awk -v n="$endpoint" '{r = r sprintf(" %.2f", $1 / $2)} END {print "rounds " n ":" r}' >&2
+  # The ratio is the median of the rounds' own ratios: a round's two figures come from turns
+  # interleaved over the same seconds, so the machine's drift cancels within a round, where
+  # the ratio of the two medians could pair a fast round of one server with a slow one of the
+  # other.
+  ratios=$(paste -d' ' <(printf '%s\n' ${runs[tfb_$endpoint]}) \
+    <(printf '%s\n' ${runs[baseline_$endpoint]}) | awk '{printf "%.4f\n", $1 / $2}')
+  printf 'RESULT tfb_%s_ratio %.3f x\n' "$endpoint" "$(median <<<"$ratios")"
+  echo "rounds $endpoint:" $(printf '%.2f\n' $ratios) >&2
 done
 if [ "${LOAD:-1}" = 1 ]; then
   awk -v k="$app_idle" 'BEGIN {printf "RESULT tfb_idle_rss %.1f MB\n", k/1024}'
