@@ -9,8 +9,8 @@
 
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
 use sea_query::Values;
 use sea_query_sqlx::SqlxValues;
 use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
@@ -157,16 +157,34 @@ pub(crate) async fn fetch_all(db: &Db, sql: impl Into<Sql>, values: Values) -> D
         db,
         sql,
         values,
-        |q, e| q.fetch_all(e).await,
-        |rows: Vec<sqlx::sqlite::SqliteRow>| rows
-            .into_iter()
-            .map(|r| Row(RowInner::Sqlite(r)))
-            .collect(),
-        |rows: Vec<sqlx::postgres::PgRow>| rows
-            .into_iter()
-            .map(|r| Row(RowInner::Postgres(r)))
-            .collect()
+        // Each row is wrapped as it arrives: collecting the driver's rows first and then
+        // wrapping them built the list twice.
+        |q, e| q
+            .fetch(e)
+            .map_ok(IntoRow::into_row)
+            .try_collect::<Vec<Row>>()
+            .await,
+        |rows: Vec<Row>| rows,
+        |rows: Vec<Row>| rows
     )
+}
+
+/// A driver's row wrapped as a [`Row`].
+trait IntoRow {
+    fn into_row(self) -> Row;
+}
+
+impl IntoRow for sqlx::sqlite::SqliteRow {
+    fn into_row(self) -> Row {
+        Row(RowInner::Sqlite(self))
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl IntoRow for sqlx::postgres::PgRow {
+    fn into_row(self) -> Row {
+        Row(RowInner::Postgres(self))
+    }
 }
 
 /// Run a query and return its first row, if any.
