@@ -409,7 +409,8 @@ mod tests {
 
     #[test]
     fn escape_finds_every_special_byte_at_every_place_in_a_word() {
-        // Each character to escape, and characters with bytes close to theirs, at every position of texts that span one, two and three eight-byte words.
+        // Each character to escape, and characters with bytes close to theirs, at every
+        // position of texts that span one, two and three eight-byte words.
         let specials = ['&', '<', '>', '"', '\''];
         let near = ['%', '#', '$', '6', ';', '=', '?', 'é', '€'];
         for len in [1, 7, 8, 9, 15, 16, 17, 23] {
