@@ -198,8 +198,8 @@ pub(crate) async fn fetch_optional(
         sql,
         values,
         |q, e| q.fetch_optional(e).await,
-        |row: Option<sqlx::sqlite::SqliteRow>| row.map(|r| Row(RowInner::Sqlite(r))),
-        |row: Option<sqlx::postgres::PgRow>| row.map(|r| Row(RowInner::Postgres(r)))
+        |row: Option<sqlx::sqlite::SqliteRow>| row.map(IntoRow::into_row),
+        |row: Option<sqlx::postgres::PgRow>| row.map(IntoRow::into_row)
     )
 }
 
@@ -218,11 +218,11 @@ pub(crate) fn fetch_stream(
     tokio::spawn(async move {
         let context = ctx(&sql);
         macro_rules! pump {
-            ($stream:expr, $wrap:expr) => {{
+            ($stream:expr) => {{
                 let mut stream = $stream;
                 while let Some(item) = stream.next().await {
                     let item = item
-                        .map($wrap)
+                        .map(IntoRow::into_row)
                         .map_err(|e| DbError::sqlx(context.clone(), e));
                     if sender.send(item).await.is_err() {
                         break; // the consumer dropped the stream
@@ -240,8 +240,7 @@ pub(crate) fn fetch_stream(
                             audited(sql),
                             SqlxValues(normalize(values))
                         )
-                        .fetch(&mut **t),
-                        |r| Row(RowInner::Postgres(r))
+                        .fetch(&mut **t)
                     ),
                     conn => match conn.sqlite() {
                         Some(conn) => pump!(
@@ -249,8 +248,7 @@ pub(crate) fn fetch_stream(
                                 audited(sql),
                                 SqlxValues(normalize(values))
                             )
-                            .fetch(conn),
-                            |r| Row(RowInner::Sqlite(r))
+                            .fetch(conn)
                         ),
                         None => {
                             let _ = sender.send(Err(DbError::TransactionFinished)).await;
@@ -264,8 +262,7 @@ pub(crate) fn fetch_stream(
                         audited(sql),
                         SqlxValues(normalize(values))
                     )
-                    .fetch(p),
-                    |r| Row(RowInner::Sqlite(r))
+                    .fetch(p)
                 ),
                 #[cfg(feature = "postgres")]
                 Pool::Postgres(p) => pump!(
@@ -273,8 +270,7 @@ pub(crate) fn fetch_stream(
                         audited(sql),
                         SqlxValues(normalize(values))
                     )
-                    .fetch(p),
-                    |r| Row(RowInner::Postgres(r))
+                    .fetch(p)
                 ),
             },
         }
