@@ -39,12 +39,13 @@ added_us() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (1/a - 1/b) * 1e6}';
 
 # Instructions executed for `n` keep-alive requests to `url` by a server started under
 # callgrind with `command...`. With CG_POST_BODY set, the requests are JSON POSTs of that body
-# (readiness is then polled at CG_READY_URL). CG_KEEP=prefix keeps each callgrind output as `prefix.<n>`.
+# (readiness is then polled at CG_READY_URL). CG_KEEP=prefix keeps each callgrind output as `prefix.<n>`;
+# CG_OPTS adds callgrind options (`--cache-sim=yes` for the simulated cache misses in the kept files).
 instructions() { # n url command...
   local n=$1 url=$2; shift 2
   local out; out=$(mktemp)
   command -v valgrind >/dev/null || { echo "installing valgrind" >&2; apt-get install -y valgrind >/dev/null; }
-  valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>&1 &
+  valgrind --tool=callgrind ${CG_OPTS:-} --callgrind-out-file="$out" "$@" >/dev/null 2>&1 &
   local vpid=$!
   for _ in $(seq 1 400); do curl -sf "${CG_READY_URL:-$url}" >/dev/null && break; sleep 0.1; done
   local post=()
