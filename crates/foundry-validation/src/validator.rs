@@ -702,7 +702,9 @@ impl Core {
         }
     }
 
-    fn size(&self, field: &Field, input: Input<'_>, numeric: bool) -> f64 {
+    /// Laravel's size of a value: the number itself (numeric), a file's kilobytes, an
+    /// array's or object's length, or a string's characters.
+    fn size(input: Input<'_>, numeric: bool) -> f64 {
         match input {
             Input::Missing => 0.0,
             Input::File(f) => f.size_kb(),
@@ -710,7 +712,6 @@ impl Core {
                 if numeric && is_numeric(v) {
                     return as_f64(v).unwrap_or(0.0);
                 }
-                let _ = field;
                 match v {
                     Value::Array(a) => a.len() as f64,
                     Value::Object(o) => o.len() as f64,
@@ -1077,7 +1078,7 @@ impl Core {
                 vec![],
             ),
             Size | Min | Max | Between => {
-                let size = self.size(field, input, field.numeric);
+                let size = Self::size(input, field.numeric);
                 let cond = match b.name {
                     Size => size == b.nums[0],
                     Min => size >= b.nums[0],
@@ -1410,7 +1411,7 @@ impl Core {
             Input::Missing | Input::Json(Value::Null) if param_numeric => {
                 let limit = param.trim().parse::<f64>().unwrap_or(f64::NAN);
                 (
-                    value_numeric && cmp(self.size(field, input, true), limit),
+                    value_numeric && cmp(Self::size(input, true), limit),
                     param.clone(),
                 )
             }
@@ -1420,7 +1421,7 @@ impl Core {
                 self.display_value(&field.pattern, &Value::String(param.clone())),
             ),
             other => {
-                let other_size = self.size(field, other, numeric);
+                let other_size = Self::size(other, numeric);
                 let shown = value::format_f64(other_size);
                 let same_type = match (input, other) {
                     (Input::File(_), Input::File(_)) => true,
@@ -1431,7 +1432,7 @@ impl Core {
                     _ => false,
                 };
                 (
-                    same_type && cmp(self.size(field, input, numeric), other_size),
+                    same_type && cmp(Self::size(input, numeric), other_size),
                     shown,
                 )
             }
