@@ -34,6 +34,30 @@ rps() { # url [wrk options...]
   load_for "$DURATION" "$@" | awk '/^Requests\/sec/ {print $2}'
 }
 
+# Servers compared in one run take turns of DURATION/SLICES seconds, SLICES per round, so that
+# the machine's drift over seconds falls on all of them alike.
+SLICES="${SLICES:-5}"
+SLICE_SECS=$(( DURATION / SLICES )); [ "$SLICE_SECS" -ge 1 ] || SLICE_SECS=1
+
+# One turn: "<requests> <seconds>" served by `url` in SLICE_SECS seconds.
+served() { # url [wrk options...]
+  load_for "$SLICE_SECS" "$@" | awk '/ requests in / {sub(/s,$/, "", $4); print $1, $4}'
+}
+
+# Requests/s over a round's turns, from `served` lines on stdin.
+turns_rps() { awk 'NF == 2 {n += $1; t += $2} END {printf "%.1f", n / t}'; }
+
+# The median of per-round ratios a/b, from two lists of per-round requests/s: a round's two
+# figures come from turns interleaved over the same seconds, so the machine's drift cancels
+# within a round, where the ratio of two medians could pair one's fast round with the other's
+# slow one. Each round's ratio goes to stderr as `rounds <label>: …`.
+round_ratio() { # label "a1 a2 …" "b1 b2 …"
+  local ratios
+  ratios=$(paste -d' ' <(printf '%s\n' $2) <(printf '%s\n' $3) | awk '{printf "%.4f\n", $1 / $2}')
+  echo "rounds $1:" $(printf '%.2f\n' $ratios) >&2
+  median <<<"$ratios"
+}
+
 # Microseconds of server CPU per request `a` adds over `b`, from requests/s on one core.
 added_us() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (1/a - 1/b) * 1e6}'; }
 

@@ -4,9 +4,10 @@
 # (bench/http-app, production, no database), interleaved in the same run.
 #
 # Prints `RESULT <metric> <value> <unit>` lines: requests/s (medians of ROUNDS), the
-# throughput ratio of each group to bare axum, the server CPU µs per request each group adds
-# (from requests/s on one pinned core), and callgrind instructions per request (the figure to
-# compare across runs: it does not move with machine load).
+# throughput ratio of each group to bare axum and the server CPU µs per request each group adds
+# (from requests/s on one pinned core; both the median of the rounds' own figures, each round's
+# scenarios taking turns over the same seconds), and callgrind instructions per request (the
+# figure to compare across runs: it does not move with machine load).
 #
 #   bench/http.sh                        # 3 rounds of 5 s per scenario
 #   ROUNDS=5 DURATION=10 bench/http.sh
@@ -54,24 +55,31 @@ declare -A url=(
 order=(bare_plaintext api_plaintext web_plaintext bare_json api_json web_json)
 declare -A runs=()
 for round in $(seq 1 "$ROUNDS"); do
-  # Rotate the order each round so drift in machine load hits every scenario alike.
-  shift_by=$(( (round - 1) % ${#order[@]} ))
-  rotated=("${order[@]:$shift_by}" "${order[@]:0:$shift_by}")
-  for name in "${rotated[@]}"; do
-    runs[$name]+="$(rps "${url[$name]}") "
+  # Each scenario gets SLICES turns per round (bench/common.bash), the order rotated each turn
+  # so that drift in machine load falls on every scenario alike.
+  declare -A turns=()
+  for turn in $(seq 1 "$SLICES"); do
+    shift_by=$(( (round + turn) % ${#order[@]} ))
+    rotated=("${order[@]:$shift_by}" "${order[@]:0:$shift_by}")
+    for name in "${rotated[@]}"; do
+      turns[$name]+="$(served "${url[$name]}")"$'\n'
+    done
+  done
+  for name in "${order[@]}"; do
+    runs[$name]+="$(turns_rps <<<"${turns[$name]}") "
   done
 done
-declare -A med=()
 for name in "${order[@]}"; do
-  med[$name]=$(printf '%s\n' ${runs[$name]} | median)
-  printf 'RESULT %s_rps %.0f req/s\n' "$name" "${med[$name]}"
+  printf 'RESULT %s_rps %.0f req/s\n' "$name" "$(printf '%s\n' ${runs[$name]} | median)"
 done
 for body in plaintext json; do
   for group in api web; do
-    awk -v a="${med[${group}_$body]}" -v b="${med[bare_$body]}" -v n="${group}_${body}" \
-      'BEGIN {printf "RESULT %s_ratio %.3f x\n", n, a/b}'
-    printf 'RESULT %s_%s_added_cpu_us %s us\n' "$group" "$body" \
-      "$(added_us "${med[${group}_$body]}" "${med[bare_$body]}")"
+    scenario=${group}_$body
+    printf 'RESULT %s_ratio %.3f x\n' "$scenario" \
+      "$(round_ratio "$scenario" "${runs[$scenario]}" "${runs[bare_$body]}")"
+    added=$(paste -d' ' <(printf '%s\n' ${runs[$scenario]}) <(printf '%s\n' ${runs[bare_$body]}) \
+      | while read -r a b; do added_us "$a" "$b"; echo; done | median)
+    printf 'RESULT %s_added_cpu_us %.2f us\n' "$scenario" "$added"
   done
 done
 cleanup; pids=()

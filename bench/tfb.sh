@@ -98,14 +98,8 @@ app_idle=$(rss_kb "$app_pid" VmRSS)
 base_idle=$(rss_kb "$base_pid" VmRSS)
 
 # Each round gives each server DURATION seconds per endpoint, in SLICES turns that alternate
-# between the two (tfb, baseline, baseline, tfb, …): the machine's load drifts over seconds, and
-# turns that short put both servers under the same drift. A server's figure for the round is
-# its requests over its seconds.
-SLICES="${SLICES:-5}"
-slice_secs=$(( DURATION / SLICES )); [ "$slice_secs" -ge 1 ] || slice_secs=1
-served() { # url [wrk options...] -> "<requests> <seconds>"
-  load_for "$slice_secs" "$@" | awk '/ requests in / {sub(/s,$/, "", $4); print $1, $4}'
-}
+# between the two (tfb, baseline, baseline, tfb, …; `served` in bench/common.bash). A server's
+# figure for the round is its requests over its seconds.
 declare -A runs=()
 [ "${LOAD:-1}" = 1 ] || ROUNDS=0
 for round in $(seq 1 "$ROUNDS"); do
@@ -121,7 +115,7 @@ for round in $(seq 1 "$ROUNDS"); do
       done
     done
     for server in tfb baseline; do
-      runs[${server}_$endpoint]+="$(awk 'NF == 2 {n += $1; t += $2} END {printf "%.1f", n / t}' <<<"${turns[$server]}") "
+      runs[${server}_$endpoint]+="$(turns_rps <<<"${turns[$server]}") "
     done
   done
 done
@@ -131,14 +125,8 @@ for endpoint in $([ "${LOAD:-1}" = 1 ] && echo "$ENDPOINTS"); do
   base=$(printf '%s\n' ${runs[baseline_$endpoint]} | median)
   printf 'RESULT tfb_%s_rps %.0f req/s\n' "$endpoint" "$tfb"
   printf 'RESULT baseline_%s_rps %.0f req/s\n' "$endpoint" "$base"
-  # The ratio is the median of the rounds' own ratios: a round's two figures come from turns
-  # interleaved over the same seconds, so the machine's drift cancels within a round, where
-  # the ratio of the two medians could pair a fast round of one server with a slow one of the
-  # other.
-  ratios=$(paste -d' ' <(printf '%s\n' ${runs[tfb_$endpoint]}) \
-    <(printf '%s\n' ${runs[baseline_$endpoint]}) | awk '{printf "%.4f\n", $1 / $2}')
-  printf 'RESULT tfb_%s_ratio %.3f x\n' "$endpoint" "$(median <<<"$ratios")"
-  echo "rounds $endpoint:" $(printf '%.2f\n' $ratios) >&2
+  printf 'RESULT tfb_%s_ratio %.3f x\n' "$endpoint" \
+    "$(round_ratio "$endpoint" "${runs[tfb_$endpoint]}" "${runs[baseline_$endpoint]}")"
 done
 if [ "${LOAD:-1}" = 1 ]; then
   awk -v k="$app_idle" 'BEGIN {printf "RESULT tfb_idle_rss %.1f MB\n", k/1024}'
