@@ -1,11 +1,13 @@
 //! Bare axum servers: the baseline RustForge's benchmarks measure against.
 //!
 //! `axum-baseline hello <port>` serves `GET /api/hello` with the same JSON the kernel
-//! benchmark's RustForge route returns, and `GET /{api,web}/{plaintext,json}` as `bench/http.sh`'s
-//! app does, on the same runtime setup (multi-threaded tokio).
+//! benchmark's RustForge route returns, and `GET /{api,web}/{plaintext,json}` and
+//! `POST /api/echo` as `bench/http.sh`'s app does, on the same runtime setup (multi-threaded
+//! tokio).
 
 use axum::Json;
-use axum::routing::get;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 async fn hello() -> Json<Value> {
@@ -14,6 +16,17 @@ async fn hello() -> Json<Value> {
 
 async fn plaintext() -> &'static str {
     "Hello, World!"
+}
+
+/// What `POST /api/echo` reads and sends back.
+#[derive(Deserialize, Serialize)]
+struct Post {
+    title: String,
+    views: u32,
+}
+
+async fn echo(Json(post): Json<Post>) -> Json<Post> {
+    Json(post)
 }
 
 fn main() {
@@ -33,6 +46,7 @@ fn main() {
             .route("/api/hello", get(hello))
             .route("/api/plaintext", get(plaintext))
             .route("/api/json", get(hello))
+            .route("/api/echo", post(echo))
             .route("/web/plaintext", get(plaintext))
             .route("/web/json", get(hello));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))

@@ -3,6 +3,7 @@
 //! Every other `foundry-*` crate builds on these. Apps normally use them through the
 //! `foundry` crate's re-exports.
 
+pub mod body;
 pub mod client;
 pub mod clock;
 pub mod config;

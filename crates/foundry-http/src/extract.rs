@@ -14,9 +14,12 @@
 //! Messages say what was wrong with the input, e.g. `Failed to deserialize the JSON body into
 //! the target type: title: missing field `title` at line 1 column 2`.
 
-use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{
+    FormRejection, JsonRejection, MissingJsonContentType, PathRejection, QueryRejection,
+};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
+use foundry_core::body::{ReadBody, is_json, media_type};
 use foundry_core::{Error, ErrorKind};
 use http::StatusCode;
 use http::request::Parts;
@@ -42,8 +45,15 @@ where
 {
     type Rejection = Error;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        // axum's checks and messages, with the body read as one frame when it came as one
+        // (`ReadBody`) rather than collected into a list of buffers, and the content type
+        // compared rather than parsed.
+        if !media_type(request.headers()).is_some_and(is_json) {
+            return Err(json_rejection(&MissingJsonContentType::default().into()));
+        }
+        let bytes = ReadBody::new(request).await?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Json(value)),
             Err(rejection) => Err(json_rejection(&rejection)),
         }
@@ -251,6 +261,64 @@ mod tests {
         assert_eq!(
             body,
             r#"{"message":"Expected request with `Content-Type: application/json`"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn json_takes_json_media_types_bodies_in_pieces_and_its_limit() {
+        let request = |content_type: Option<&str>, body: Body| {
+            let mut request = http::Request::post("/json");
+            if let Some(content_type) = content_type {
+                request = request.header(CONTENT_TYPE, content_type);
+            }
+            request.body(body).unwrap()
+        };
+        let valid = r#"{"title":"a","views":1}"#;
+        for content_type in [
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/vnd.api+json",
+        ] {
+            let (status, _, body) = send(request(Some(content_type), Body::from(valid))).await;
+            assert_eq!(
+                (status, body.as_str()),
+                (StatusCode::OK, valid),
+                "{content_type}"
+            );
+        }
+        for content_type in [None, Some("text/json"), Some("application/jsonp")] {
+            let (status, _, _) = send(request(content_type, Body::from(valid))).await;
+            assert_eq!(
+                status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{content_type:?}"
+            );
+        }
+
+        // A body that arrives in several frames is read whole.
+        let pieces = futures_util::stream::iter(
+            [r#"{"title""#, r#":"a","#, r#""views":1}"#].map(Ok::<_, std::io::Error>),
+        );
+        let (status, _, body) =
+            send(request(Some("application/json"), Body::from_stream(pieces))).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, valid));
+
+        // Over the route's limit: 413, as axum answers.
+        let limited = Router::new().route(
+            "/json",
+            post(|Json(post): Json<Post>| async move { Json(post) })
+                .layer(axum::extract::DefaultBodyLimit::max(8)),
+        );
+        let response = limited
+            .oneshot(request(Some("application/json"), Body::from(valid)))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let report = response.extensions().get::<ErrorReport>().unwrap();
+        assert!(
+            report.message().contains("length limit exceeded"),
+            "{}",
+            report.message()
         );
     }
 

@@ -12,13 +12,13 @@ use std::task::{Context, Poll, ready};
 
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
+use foundry_core::body::{ReadBody, is_json, media_type};
 use foundry_core::{AppContext, Error, ErrorKind};
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, Method, Uri};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::body::ReadBody;
 use crate::error::{RuleError, ValidationErrors};
 use crate::file::UploadedFile;
 use crate::messages::Translator;
@@ -748,8 +748,7 @@ impl Hasher for TypeIdHasher {
 }
 
 fn source_of(method: &Method, headers: &HeaderMap) -> Result<Source, Error> {
-    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let Some(ct) = content_type else {
+    let Some(mime) = media_type(headers) else {
         return Ok(
             if matches!(
                 *method,
@@ -761,22 +760,8 @@ fn source_of(method: &Method, headers: &HeaderMap) -> Result<Source, Error> {
             },
         );
     };
-    // `;` is ASCII: a byte scan finds it without a string searcher's set-up.
-    let end = ct.bytes().position(|b| b == b';').unwrap_or(ct.len());
-    // A header value's text is visible ASCII, where `trim_ascii` is `trim`.
-    let mime = ct[..end].trim_ascii();
     let is = |expected: &str| mime.eq_ignore_ascii_case(expected);
-    let has_prefix = |prefix: &str| {
-        mime.get(..prefix.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
-    };
-    let has_suffix = |suffix: &str| {
-        mime.len() >= suffix.len()
-            && mime
-                .get(mime.len() - suffix.len()..)
-                .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
-    };
-    if is("application/json") || (has_prefix("application/") && has_suffix("+json")) {
+    if is_json(mime) {
         return Ok(Source::Json);
     }
     if is("application/x-www-form-urlencoded") {

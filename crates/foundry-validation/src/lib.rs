@@ -24,7 +24,6 @@
 //! - Messages come from language lines (`en` is Laravel's English word for word, `de` ships
 //!   too) through Laravel's lookup order; see [`Translator`].
 
-mod body;
 mod checks;
 mod custom;
 mod date;

@@ -1,8 +1,9 @@
-//! Reading a request body whole, for [`crate::Validated`].
+//! Reading a request body whole, for the extractors that parse one (`Json` in foundry-http,
+//! `Validated` in foundry-validation), and telling a JSON body by its media type.
 //!
 //! axum's `Bytes` extractor collects every body into a list of buffers (a `VecDeque` grown on
 //! the first frame) and flattens it at the end; a JSON or form body nearly always arrives as
-//! one frame, which is taken here as it is. The limit is axum's (`DefaultBodyLimit`, 2 MB
+//! one frame, which [`ReadBody`] takes as it is. The limit is axum's (`DefaultBodyLimit`, 2 MB
 //! unless the app or a route sets another), and so are the statuses: 413 over the limit,
 //! 400 when the body cannot be read.
 
@@ -10,13 +11,66 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use axum::RequestExt as _;
-use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::Request;
-use foundry_core::{Error, ErrorKind};
+use axum_core::RequestExt as _;
+use axum_core::body::Body;
+use axum_core::extract::Request;
+use bytes::Bytes;
+use http::HeaderMap;
+use http::header::CONTENT_TYPE;
+use http_body::Body as HttpBody;
 
-/// The future of a whole request body.
-pub(crate) struct ReadBody {
+use crate::{Error, ErrorKind};
+
+/// A request's media type: its `Content-Type` without parameters, trimmed (`None` without
+/// one, or when it is not visible ASCII).
+///
+/// ```
+/// use foundry_core::body::media_type;
+/// let mut headers = http::HeaderMap::new();
+/// assert_eq!(media_type(&headers), None);
+/// headers.insert("content-type", "application/json; charset=utf-8".parse().unwrap());
+/// assert_eq!(media_type(&headers), Some("application/json"));
+/// ```
+pub fn media_type(headers: &HeaderMap) -> Option<&str> {
+    let content_type = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    // `;` is ASCII: a byte scan finds it without a string searcher's set-up.
+    let end = content_type
+        .bytes()
+        .position(|b| b == b';')
+        .unwrap_or(content_type.len());
+    // A header value's text is visible ASCII, where `trim_ascii` is `trim`.
+    Some(content_type[..end].trim_ascii())
+}
+
+/// Whether `media_type` is JSON: `application/json`, or `application/…+json` (as
+/// `application/vnd.api+json`), in any case.
+///
+/// ```
+/// use foundry_core::body::is_json;
+/// assert!(is_json("application/json"));
+/// assert!(is_json("Application/Problem+JSON"));
+/// assert!(!is_json("text/json"));
+/// assert!(!is_json("application/jsonx"));
+/// ```
+pub fn is_json(media_type: &str) -> bool {
+    let starts = |prefix: &str| {
+        media_type
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    let ends = |suffix: &str| {
+        media_type
+            .len()
+            .checked_sub(suffix.len())
+            .and_then(|start| media_type.get(start..))
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+    };
+    media_type.eq_ignore_ascii_case("application/json") || (starts("application/") && ends("+json"))
+}
+
+/// The future of a whole request body: its bytes, or a 413 (over the request's limit) or a
+/// 400 (the body broke off) [`Error`].
+pub struct ReadBody {
     body: Body,
     /// The data so far: the first frame as it came, or a buffer once a second one came.
     read: Read,
@@ -30,7 +84,7 @@ enum Read {
 
 impl ReadBody {
     /// The body of `request`, within the request's body limit.
-    pub(crate) fn new(request: Request) -> Self {
+    pub fn new(request: Request) -> Self {
         Self {
             body: request.into_limited_body(),
             read: Read::Nothing,
@@ -82,7 +136,7 @@ impl Future for ReadBody {
 
 /// 413 when the body went over the limit (the limit's error sits under the body's own
 /// wrappers), 400 for anything else.
-fn read_error(error: axum::Error) -> Error {
+fn read_error(error: axum_core::Error) -> Error {
     let error = error.into_inner();
     let over_limit = std::iter::successors(Some(&*error as &dyn std::error::Error), |e| e.source())
         .any(|e| e.is::<http_body_util::LengthLimitError>());
